@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install, with apt, everything vfio-mstream builds, boots and tests with.
+# Idempotent: prints what is missing, installs only that, and says so when nothing is.
+set -euo pipefail
+
+die() { echo "deps: $*" >&2; exit 1; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+pkgs_base=(make gcc libc6-dev pkg-config dwarves kmod cpio busybox-static
+	   qemu-system-x86 liburing-dev gnuplot-nox xz-utils
+	   linux-source-6.12 flex bison bc libelf-dev libssl-dev python3)
+
+missing() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			echo "$p"
+	done
+}
+
+command -v dpkg-query >/dev/null || die "this is not a Debian system (no dpkg-query)"
+
+kver=$("$here/kver.sh" 2>/dev/null || true)
+if [ -z "$kver" ]; then
+	[ "$(id -u)" = 0 ] || die "no 6.12 kernel headers installed and not root: run 'make deps' as root"
+	echo "deps: apt-get update (to resolve the newest 6.12 kernel)"
+	apt-get update -qq || die "apt-get update failed"
+	kver=$("$here/kver.sh") || die "cannot resolve a Debian 6.12 kernel (set KVER=)"
+fi
+
+pkgs=("${pkgs_base[@]}" "linux-headers-$kver" "linux-image-$kver")
+need=$(missing "${pkgs[@]}")
+if [ -z "$need" ]; then
+	echo "deps: all installed (kernel $kver)"
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "missing packages, and not root: $(echo $need)"
+command -v apt-get >/dev/null || die "no apt-get: install these by hand: $(echo $need)"
+
+echo "deps: installing: $(echo $need)"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -q --no-install-recommends $need; then
+	echo "deps: install failed; retrying after apt-get update" >&2
+	apt-get update -qq || die "apt-get update failed"
+	apt-get install -y -q --no-install-recommends $need || die "apt-get install failed: $(echo $need)"
+fi
+echo "deps: done (kernel $kver)"

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vfio_mstream.h - VFIO migration data protocol "v3": one critical-data FD
+ * plus N dirty-data FDs per device.
+ *
+ * This is an RFC proposal, not a merged uAPI. The feature indexes and the
+ * ioctl number below are placeholders chosen well clear of upstream's; a
+ * merged version would take the next free values of include/uapi/linux/vfio.h.
+ *
+ * Relation to the v2 protocol (VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE and the
+ * data_fd it returns): v3 changes only how the device's state is carried. The
+ * migration states, the arcs between them and vfio_mig_get_next_state() are
+ * unchanged. A user that never SETs VFIO_DEVICE_FEATURE_MIG_MULTISTREAM sees
+ * exactly v2, and a driver that does not implement it answers the feature
+ * with -ENOTTY, as for any unknown feature.
+ *
+ * Overview of a v3 migration of a device that supports N dirty streams:
+ *
+ *  source                                  destination
+ *  SET MIG_MULTISTREAM{num_dirty = n}      SET MIG_MULTISTREAM{num_dirty = n}
+ *  RUNNING -> PRE_COPY: data_fd = crit     STOP -> RESUMING: data_fd = crit
+ *  GET MIG_STREAM_FDS: dirty fds 1..n      GET MIG_STREAM_FDS: dirty fds 1..n
+ *  read every fd concurrently  ------->    write each to the fd of the same id
+ *  switchover once crit pending == 0
+ *  PRE_COPY -> STOP_COPY
+ *  read every fd until it returns 0 ---->  write; RESUMING -> STOP checks that
+ *                                          all n + 1 streams ended
+ */
+#ifndef _UAPI_LINUX_VFIO_MSTREAM_H
+#define _UAPI_LINUX_VFIO_MSTREAM_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/vfio.h>
+
+/*
+ * Linux 7.1 (PRECOPY_INFOv2, REINIT). Defined here for build headers that
+ * predate it, with the values upstream assigned.
+ */
+#ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
+#define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
+#endif
+#ifndef VFIO_PRECOPY_INFO_REINIT
+#define VFIO_PRECOPY_INFO_REINIT (1 << 0)
+#endif
+
+/**
+ * DOC: VFIO migration v3 streams
+ *
+ * Stream 0 is the *critical* stream. It carries only the data the destination
+ * needs before the device can run there (what v2 reports as initial_bytes):
+ * configuration, compatibility data, setup state. Streams 1..N are *dirty*
+ * streams and carry the bulk of the device state, sharded by the driver so
+ * that each stream is self-contained: the destination may consume the streams
+ * in any interleaving, at any relative speed, and ends up with the same device
+ * state. Within one stream, order matters and bytes must be written to the
+ * destination in the order they were read from the source.
+ *
+ * Every stream is an opaque, driver-defined byte stream, as data_fd is in v2.
+ * Userspace does not parse it; it only keeps stream i of the source connected
+ * to stream i of the destination. Each stream is read from (saving) or written
+ * to (resuming) through its own file descriptor, which supports read()/write()
+ * (including read_iter/write_iter with IOCB_NOWAIT, so io_uring completes them
+ * inline or through poll), poll() and O_NONBLOCK (-EAGAIN when no data is
+ * ready), and the %VFIO_MIG_GET_STREAM_INFO ioctl.
+ *
+ * Reading a stream FD follows v2's data_fd rules, per stream:
+ *
+ * - -ENOMSG in PRE_COPY/PRE_COPY_P2P: the stream has no more data for now.
+ *   %VFIO_MIG_GET_STREAM_INFO on that FD reports what it could produce next
+ *   and, for a dirty stream with dirty data, starts its next pass.
+ * - 0 (end of file) once the device is in STOP_COPY and the stream has
+ *   delivered its last byte, which in the sample driver is an END record.
+ * - poll() reports EPOLLIN whenever a read would not block, including when it
+ *   would return -ENOMSG, 0 or an error.
+ *
+ * Critical data and REINIT: when the device produces new critical data (it was
+ * reconfigured while saving), the driver queues it on the critical stream only
+ * and flags %VFIO_MIG_STREAM_INFO_REINIT there. Dirty data already queued is
+ * neither flushed first nor promoted to critical: the new critical data is
+ * readable at once, whatever the dirty backlog. This is the behaviour v2 cannot
+ * offer on one ordered stream, where PRECOPY_INFOv2 must count every byte
+ * queued ahead of the new critical data as initial_bytes.
+ *
+ * Switchover: userspace should not leave PRE_COPY while the critical stream
+ * reports pending bytes; as in v2 this is advice, since the counts are
+ * estimates while the device runs. Once the device is stopped (STOP_COPY) no
+ * new critical data can appear and every count is exact.
+ *
+ * Cancel: any saving state may go back to RUNNING (or STOP) at any moment, as
+ * in v2; every stream FD then returns -ENODEV and the device state is intact.
+ * A destination that leaves RESUMING for STOP before every stream has ended,
+ * or after a stream was found corrupt, fails that arc and the device enters
+ * VFIO_DEVICE_STATE_ERROR.
+ */
+
+/**
+ * VFIO_DEVICE_FEATURE_MIG_MULTISTREAM - select the v3 multi-stream protocol
+ *
+ * Upon VFIO_DEVICE_FEATURE_GET, reports the current selection and the
+ * driver's limit. Upon VFIO_DEVICE_FEATURE_SET, selects the protocol used by
+ * the next saving or resuming session: @num_dirty = 0 restores v2 (one
+ * data_fd), @num_dirty = 1..@max_dirty selects v3 with that many dirty
+ * streams. SET is allowed only while no saving or resuming session exists
+ * (device in RUNNING, RUNNING_P2P or STOP); otherwise it fails with -EBUSY.
+ * The selection persists until the next SET or a device reset; closing the
+ * device resets it to v2.
+ *
+ * With v3 selected, the arcs that return a data_fd in v2 (RUNNING ->
+ * PRE_COPY, STOP -> STOP_COPY and STOP -> RESUMING, possibly as part of a
+ * combination arc) return the critical stream's FD in its place; the dirty
+ * streams are obtained with %VFIO_DEVICE_FEATURE_MIG_STREAM_FDS.
+ *
+ * The source and the destination must select the same @num_dirty: the driver
+ * checks it against the source's and fails the first write of a mismatched
+ * stream with -EINVAL.
+ *
+ * Support is detected with VFIO_DEVICE_FEATURE_PROBE | _GET | _SET.
+ */
+#define VFIO_DEVICE_FEATURE_MIG_MULTISTREAM 256
+
+/**
+ * struct vfio_device_feature_mig_multistream - payload of
+ *	%VFIO_DEVICE_FEATURE_MIG_MULTISTREAM
+ * @flags: Must be 0; no flags are defined (-EINVAL otherwise).
+ * @num_dirty: GET: dirty streams selected (0 = v2). SET: dirty streams wanted.
+ *	A SET above @max_dirty fails with -ERANGE.
+ * @max_dirty: GET: most dirty streams this device supports, at least 1.
+ *	SET: must be 0 (-EINVAL otherwise).
+ * @reserved: Must be 0 (-EINVAL otherwise).
+ */
+struct vfio_device_feature_mig_multistream {
+	__u32 flags;
+	__u32 num_dirty;
+	__u32 max_dirty;
+	__u32 reserved;
+};
+
+/**
+ * VFIO_DEVICE_FEATURE_MIG_STREAM_FDS - get the dirty stream FDs of a session
+ *
+ * Upon VFIO_DEVICE_FEATURE_GET, installs a new file descriptor for each dirty
+ * stream 1..N of the current v3 saving or resuming session, in stream order,
+ * into @fds. Each call installs new descriptors (which refer to the same
+ * streams); the caller owns and closes them. Closing a stream FD early does
+ * not end the session: the stream's data is simply not delivered, and a
+ * destination missing it fails RESUMING -> STOP.
+ *
+ * Errors: -ENOENT when no v3 session is open (v2 selected, or the device is
+ * not in a saving or resuming state); -ENOSPC when @num_fds is below N, with
+ * N written to @num_fds; -EINVAL for non-zero @flags. The FDs are opened
+ * O_RDONLY on the source and O_WRONLY on the destination, like data_fd.
+ */
+#define VFIO_DEVICE_FEATURE_MIG_STREAM_FDS 257
+
+/**
+ * struct vfio_device_feature_mig_stream_fds - payload of
+ *	%VFIO_DEVICE_FEATURE_MIG_STREAM_FDS
+ * @num_fds: In: entries available in @fds. Out: number of dirty streams N.
+ * @flags: Must be 0. Out: %VFIO_MIG_STREAM_FDS_RESUMING on a resuming
+ *	session.
+ * @fds: Out: the FD of dirty stream i + 1 at index i.
+ */
+struct vfio_device_feature_mig_stream_fds {
+	__u32 num_fds;
+	__u32 flags;
+#define VFIO_MIG_STREAM_FDS_RESUMING (1 << 0)
+	__s32 fds[];
+};
+
+/**
+ * VFIO_MIG_GET_STREAM_INFO - _IO(VFIO_TYPE, VFIO_BASE + 64)
+ *
+ * On any v3 stream FD, in PRE_COPY, PRE_COPY_P2P or STOP_COPY, reports how much
+ * the stream holds. It takes PRECOPY_INFO's place per stream (the critical FD
+ * also answers VFIO_MIG_GET_PRECOPY_INFO, with initial_bytes = its pending
+ * bytes and dirty_bytes = the sum over the dirty streams, so that v2 logic
+ * keeps working on it).
+ *
+ * On the critical FD, @pending_bytes counts critical bytes not yet read. It
+ * decreases as the FD is read and rises again only with a REINIT, which also
+ * sets %VFIO_MIG_STREAM_INFO_REINIT in the next reply (once per REINIT). On a
+ * dirty FD, @pending_bytes estimates the dirty bytes of its shard that the
+ * stream can still deliver (queued, in flight and still dirty); it is volatile
+ * while the device runs. If the stream sits at its temporary end (reads return
+ * -ENOMSG) and its shard has dirty data, this call starts the stream's next
+ * pass.
+ *
+ * In STOP_COPY both counts are exact: the bytes still to be read before the
+ * stream's end of file.
+ *
+ * Return: 0 on success. -EINVAL if @argsz is below the size of the structure
+ * up to @queued_bytes or @flags is not 0; -EINVAL in any other device state;
+ * -ENODEV if the session ended (the device left the saving state).
+ */
+/**
+ * struct vfio_mig_stream_info - argument of %VFIO_MIG_GET_STREAM_INFO
+ * @argsz: In: size of the structure the caller passes.
+ * @flags: In: 0. Out: %VFIO_MIG_STREAM_INFO_REINIT (critical data was re-armed
+ *	since the previous call), %VFIO_MIG_STREAM_INFO_CRITICAL (this is stream
+ *	0), %VFIO_MIG_STREAM_INFO_END (the stream has produced its last byte; in
+ *	STOP_COPY, reads return 0 once @queued_bytes reaches 0).
+ * @stream_id: Out: 0 for the critical stream, 1..N for the dirty streams.
+ * @num_streams: Out: N + 1.
+ * @pending_bytes: Out: see above.
+ * @queued_bytes: Out: bytes produced by the device and not yet read, a subset
+ *	of @pending_bytes; what a read can return without waiting.
+ */
+struct vfio_mig_stream_info {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_MIG_STREAM_INFO_REINIT	(1 << 0)
+#define VFIO_MIG_STREAM_INFO_CRITICAL	(1 << 1)
+#define VFIO_MIG_STREAM_INFO_END	(1 << 2)
+	__u32 stream_id;
+	__u32 num_streams;
+	__aligned_u64 pending_bytes;
+	__aligned_u64 queued_bytes;
+};
+
+#define VFIO_MIG_GET_STREAM_INFO _IO(VFIO_TYPE, VFIO_BASE + 64)
+
+#endif /* _UAPI_LINUX_VFIO_MSTREAM_H */
