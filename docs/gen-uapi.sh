@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Generate docs/uapi.md from the kernel-doc comments of uapi/linux/vfio_mstream.h.
+#
+#   docs/gen-uapi.sh            write docs/uapi.md
+#   docs/gen-uapi.sh --check    exit 1 if docs/uapi.md is not what the header generates
+#
+# The markdown comes from a small extractor of the header's /** ... */ blocks (below),
+# not from the kernel's scripts/kernel-doc: kernel-doc's -rst output is reStructuredText,
+# and Linux 6.12's kernel-doc drops the VFIO_MIG_GET_STREAM_INFO block and
+# struct vfio_mig_stream_info, because the ioctl's comment is followed directly by the
+# struct's comment. The extractor needs python3 only, so the output does not depend on
+# what else the machine has.
+#
+# When Linux 6.12's scripts/kernel-doc is at hand (build/kernel-doc/, or extracted there
+# from /usr/src/linux-source-6.12.tar.xz), it is also run with -none -Wall as a lint and
+# its warnings are printed; they do not fail the script.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+hdr=uapi/linux/vfio_mstream.h
+out=docs/uapi.md
+cd "$top"
+
+[ -f "$hdr" ] || { echo "gen-uapi: $hdr not found" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "gen-uapi: python3 is required" >&2; exit 1; }
+
+lint() {
+	local kd=build/kernel-doc/kernel-doc tarball=/usr/src/linux-source-6.12.tar.xz
+	if [ ! -f "$kd" ] && [ -f "$tarball" ]; then
+		mkdir -p build/kernel-doc
+		tar -xJf "$tarball" -C build/kernel-doc --strip-components=2 \
+			linux-source-6.12/scripts/kernel-doc 2>/dev/null || rm -f "$kd"
+	fi
+	if [ -f "$kd" ] && command -v perl >/dev/null; then
+		local w
+		w=$(perl "$kd" -none -Wall "$hdr" 2>&1 | grep -v 'Sphinx version' || true)
+		[ -z "$w" ] || printf 'gen-uapi: kernel-doc lint (informational):\n%s\n' "$w" >&2
+	fi
+}
+
+generate() {
+python3 - "$hdr" <<'PY'
+import re, sys
+
+path = sys.argv[1]
+src = open(path, encoding="utf-8").read()
+lines = src.splitlines()
+
+# identifiers of the VFIO/VFS namespaces become code; state names (PRE_COPY, ...) stay
+# plain words, as in include/uapi/linux/vfio.h
+IDENT_CAPS = re.compile(r"(?<![`\w%@&])((?:VFIO|IOCB|FMODE|O)_[A-Za-z0-9_]*[A-Za-z0-9])(?![\w`])")
+FUNC = re.compile(r"(?<![`\w%@&])([a-z_][a-z0-9_]*\(\))")
+
+def inline(text):
+    """kernel-doc inline markup to markdown, outside existing code spans."""
+    parts = re.split(r"(`[^`]*`)", text)
+    for i, p in enumerate(parts):
+        if p.startswith("`"):
+            continue
+        p = re.sub(r"%([A-Za-z_][A-Za-z0-9_]*)", r"`\1`", p)
+        p = re.sub(r"&(struct|union|enum)\s+([A-Za-z_][A-Za-z0-9_]*)", r"`\1 \2`", p)
+        p = re.sub(r"@([A-Za-z_][A-Za-z0-9_]*)", r"`\1`", p)
+        sub = re.split(r"(`[^`]*`)", p)
+        for j, q in enumerate(sub):
+            if not q.startswith("`"):
+                q = IDENT_CAPS.sub(r"`\1`", q)
+                q = FUNC.sub(r"`\1`", q)
+            sub[j] = q
+        parts[i] = "".join(sub)
+    return "".join(parts)
+
+SECTION = re.compile(r"^(Return|Returns|Errors|Context|Note|Notes):\s*(.*)$")
+
+def body(blines):
+    out = []
+    for l in blines:
+        m = SECTION.match(l)
+        if m:
+            l = "**%s:** %s" % (m.group(1), m.group(2))
+            out.append(inline(l) if m.group(2) else l)
+        else:
+            out.append(inline(l))
+    # collapse runs of blank lines, trim
+    res, blank = [], True
+    for l in out:
+        if not l.strip():
+            if not blank:
+                res.append("")
+            blank = True
+        else:
+            res.append(l.rstrip())
+            blank = False
+    while res and not res[-1]:
+        res.pop()
+    return res
+
+def comment_text(start, end):
+    """Lines of a comment from lines[start] ('/**' or '/*') to lines[end] ('*/')."""
+    text = []
+    for l in lines[start + 1:end]:
+        l = l.expandtabs(8)
+        l = re.sub(r"^\s*\* ?", "", l, count=1)
+        text.append(l)
+    return text
+
+def find_end(i):
+    while "*/" not in lines[i]:
+        i += 1
+    return i
+
+def code_after(i):
+    """The declaration following a comment: from line i to the closing '};'."""
+    j = i
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    k = j
+    while k < len(lines) and not lines[k].startswith("};"):
+        k += 1
+    return [l.expandtabs(8) for l in lines[j:k + 1]]
+
+def define_of(name):
+    pat = re.compile(r"^#define\s+%s\b.*$" % re.escape(name))
+    return [l.expandtabs(8) for l in lines if pat.match(l)]
+
+# leading file comment (not kernel-doc): shown verbatim as the overview
+blocks = []
+i = 0
+lead = None
+if lines and lines[0].startswith("/*"):
+    e = find_end(0)
+    # skip the SPDX line
+    if "SPDX" in lines[0] and lines[1].strip().startswith("/*"):
+        e = find_end(1)
+        lead = comment_text(1, e)
+    elif "SPDX" not in lines[0]:
+        lead = comment_text(0, e)
+
+while i < len(lines):
+    if lines[i].strip() == "/**":
+        e = find_end(i)
+        blocks.append((i, e, comment_text(i, e)))
+        i = e + 1
+    else:
+        i += 1
+
+md = []
+md.append("<!-- Generated by docs/gen-uapi.sh from %s. Do not edit by hand: edit the"
+          " header's kernel-doc and rerun the script. -->" % path)
+md.append("")
+md.append("# uAPI reference: `%s`" % path)
+md.append("")
+md.append("This page is the kernel-doc of `%s`, extracted by `docs/gen-uapi.sh`. "
+          "The header is the reference; where this page and the header differ, "
+          "the page is stale (`docs/gen-uapi.sh --check` says so)." % path)
+md.append("")
+if lead:
+    md.append("## Overview")
+    md.append("")
+    md.append("From the header's leading comment:")
+    md.append("")
+    md.append("```text")
+    while lead and not lead[-1].strip():
+        lead.pop()
+    md.extend(lead)
+    md.append("```")
+    md.append("")
+
+# constants table: every #define with a value
+consts = []
+for l in lines:
+    m = re.match(r"^#define\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.+?)\s*(/\*.*)?$", l)
+    if m and not m.group(1).startswith("_UAPI"):
+        consts.append((m.group(1), m.group(2)))
+md.append("## Constants")
+md.append("")
+md.append("| name | value |")
+md.append("| --- | --- |")
+for n, v in consts:
+    md.append("| `%s` | `%s` |" % (n, v))
+md.append("")
+md.append("`VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2` and `VFIO_PRECOPY_INFO_REINIT` are "
+          "defined only when the build's `<linux/vfio.h>` predates Linux 7.1, with "
+          "upstream's values.")
+md.append("")
+
+for (s, e, text) in blocks:
+    # first non-empty line is the title line
+    k = 0
+    while k < len(text) and not text[k].strip():
+        k += 1
+    title = text[k].strip()
+    rest = text[k + 1:]
+    # the title may continue on following indented lines (e.g. "payload of\n\t%X")
+    while rest and rest[0].startswith(" ") and rest[0].strip() and ":" not in rest[0].split()[0]:
+        title += " " + rest[0].strip()
+        rest = rest[1:]
+    # members: "@name: text" followed by indented continuations
+    members, desc = [], []
+    cur = None
+    for l in rest:
+        m = re.match(r"^@([A-Za-z_][A-Za-z0-9_]*):\s*(.*)$", l)
+        if m:
+            cur = [m.group(1), m.group(2)]
+            members.append(cur)
+        elif cur is not None and l.startswith(" ") and l.strip():
+            cur[1] += " " + l.strip()
+        else:
+            cur = None
+            desc.append(l)
+
+    if title.startswith("DOC:"):
+        md.append("## " + title[4:].strip())
+        md.append("")
+        md.extend(body(desc))
+        md.append("")
+        continue
+
+    name, _, purpose = title.partition(" - ")
+    name = name.strip()
+    md.append("## `%s`" % name)
+    md.append("")
+    purpose = purpose.strip()
+    if purpose.startswith("_IO"):
+        md.append("Ioctl `%s` on a stream FD." % purpose)
+        md.append("")
+    elif purpose:
+        md.append(inline(purpose[0].upper() + purpose[1:]) + ".")
+        md.append("")
+    if name.startswith(("struct ", "union ", "enum ")):
+        code = code_after(e + 1)
+    else:
+        code = define_of(name.split("(")[0])
+    if code:
+        md.append("```c")
+        md.extend(code)
+        md.append("```")
+        md.append("")
+    if members:
+        md.append("Members:")
+        md.append("")
+        for n, d in members:
+            md.append("- `%s`: %s" % (n, inline(d)))
+        md.append("")
+    b = body(desc)
+    if b:
+        md.extend(b)
+        md.append("")
+
+while md and not md[-1]:
+    md.pop()
+sys.stdout.write("\n".join(md) + "\n")
+PY
+}
+
+if [ "${1:-}" = "--check" ]; then
+	tmp=$(mktemp)
+	trap 'rm -f "$tmp"' EXIT
+	generate >"$tmp"
+	if ! cmp -s "$tmp" "$out"; then
+		echo "gen-uapi: $out is stale; run docs/gen-uapi.sh" >&2
+		diff -u "$out" "$tmp" >&2 || true
+		exit 1
+	fi
+	echo "gen-uapi: $out is up to date"
+	exit 0
+fi
+
+lint
+generate >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "gen-uapi: wrote $out from $hdr"
