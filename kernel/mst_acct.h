@@ -31,7 +31,7 @@
  * @reinit: a REINIT happened and was not reported yet.
  */
 struct mst_acct {
-	spinlock_t lock;
+	spinlock_t lock;		/* protects target and reinit */
 	u64 target;
 	bool reinit;
 };

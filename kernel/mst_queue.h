@@ -78,10 +78,10 @@ struct mst_chunk {
  * @error: latched error, returned by reads once the ready list is empty.
  */
 struct mst_queue {
-	spinlock_t lock;
+	spinlock_t lock;	/* protects lists, counters, flags */
 	struct list_head free;
 	struct list_head ready;
-	struct mutex read_lock;
+	struct mutex read_lock;	/* protects the head chunk's copy-out */
 	wait_queue_head_t readq;
 	wait_queue_head_t freeq;
 	struct mst_chunk *chunks;
@@ -105,7 +105,8 @@ void mst_queue_destroy(struct mst_queue *q);
  * without sleeping when @nowait. The chunk comes back with len = 0.
  * mst_queue_publish() appends a filled chunk (an empty one goes straight back
  * to the free list) and wakes readers. mst_queue_put_free() returns an unused
- * chunk.
+ * chunk. (Added: ERR_PTR(-EINTR) when a fatal signal arrives while it
+ * sleeps, so that a user thread producing inline stays killable.)
  */
 struct mst_chunk *mst_queue_get_free(struct mst_queue *q, bool nowait);
 void mst_queue_publish(struct mst_queue *q, struct mst_chunk *c);
@@ -114,8 +115,16 @@ void mst_queue_put_free(struct mst_queue *q, struct mst_chunk *c);
  * Publishes a chunk that is not from the pool (kvmalloc'ed by the caller,
  * @extra set by this call); the queue kvfree()s it once read. Used for small
  * urgent data (a CRIT record) that must not wait for a pool chunk.
+ * The queue also kvfree()s @buf when it is a separate allocation (@buf !=
+ * @c + 1); mst_chunk_alloc_extra() makes both in one allocation.
  */
 void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c);
+/*
+ * Added: allocates an extra chunk and its @size-byte buffer in one
+ * kvzalloc() (@buf = @c + 1, @cap = @size, @len = 0); NULL on failure.
+ * May sleep.
+ */
+struct mst_chunk *mst_chunk_alloc_extra(u32 size);
 
 void mst_queue_end_pass(struct mst_queue *q);
 void mst_queue_start_pass(struct mst_queue *q);	/* clears pass_end */

@@ -85,7 +85,7 @@ struct mst_rx_session {
 	const struct mst_rx_ops *ops;
 	void *priv;
 	struct mst_geometry geo;
-	spinlock_t nstreams_lock;
+	spinlock_t nstreams_lock;	/* protects geo.nstreams */
 	struct mst_rx_stream streams[MST_MAX_STREAMS];
 	atomic_t nended;
 	atomic_t failed;
