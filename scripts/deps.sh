@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Install, with apt, everything vfio-mstream builds, boots and tests with.
 # Idempotent: prints what is missing, installs only that, and says so when nothing is.
+#
+# Usage: deps.sh            install what is missing
+#        deps.sh --check    only check: exit 1 (naming what is missing) if anything is
 set -euo pipefail
+
+check_only=0
+[ "${1:-}" = --check ] && check_only=1
 
 die() { echo "deps: $*" >&2; exit 1; }
 
@@ -11,17 +17,21 @@ pkgs_base=(make gcc libc6-dev pkg-config dwarves kmod cpio busybox-static
 	   qemu-system-x86 liburing-dev gnuplot-nox xz-utils
 	   linux-source-6.12 flex bison bc libelf-dev libssl-dev python3)
 
+# The packages of "$@" that are not installed (one dpkg query for all of them).
 missing() {
-	local p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
-			echo "$p"
-	done
+	local installed
+	installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+		awk '/ install ok installed$/ { print $1 }' || true)
+	printf '%s\n' "$@" | grep -vxF -f <(echo "$installed") || true
 }
 
 command -v dpkg-query >/dev/null || die "this is not a Debian system (no dpkg-query)"
 
 kver=$("$here/kver.sh" 2>/dev/null || true)
+if [ -z "$kver" ] && [ "$check_only" = 1 ]; then
+	echo "deps: no Debian 6.12 kernel headers installed"
+	exit 1
+fi
 if [ -z "$kver" ]; then
 	[ "$(id -u)" = 0 ] || die "no 6.12 kernel headers installed and not root: run 'make deps' as root"
 	echo "deps: apt-get update (to resolve the newest 6.12 kernel)"
@@ -34,6 +44,10 @@ need=$(missing "${pkgs[@]}")
 if [ -z "$need" ]; then
 	echo "deps: all installed (kernel $kver)"
 	exit 0
+fi
+if [ "$check_only" = 1 ]; then
+	echo "deps: missing: $(echo $need)"
+	exit 1
 fi
 
 [ "$(id -u)" = 0 ] || die "missing packages, and not root: $(echo $need)"
