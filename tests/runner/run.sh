@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Self-tests of scripts/guest-run, the thing every kernel-side test trusts: it must pass
+# the command's exit status through, fail a run whose kernel WARNs, kill a hung guest at
+# its timeout, and tell a boot that never reached the command from a failing command.  Prints TAP; each guest run's output is shown as TAP comments and its
+# logs are kept in build/test-logs/runner/<test>/.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+kver=$("$top/scripts/kver.sh")
+kdir=${KDIR:-/usr/src/linux-headers-$kver}
+logs=$top/build/test-logs/runner
+mkdir -p "$logs"
+
+n=0 failed=0
+tap() {    # tap OK|FAIL NAME [WHY]
+	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2${3:+: $3}"
+		failed=1
+	fi
+}
+
+# Run guest-run with output as TAP comments; sets rc, and out (its output).
+guest() {
+	local name=$1
+	shift
+	set +e
+	"$top/scripts/guest-run" --out "$logs/$name" "$@" 2>&1 | tee "$logs/$name.out" | sed -u 's/^/# /'
+	rc=${PIPESTATUS[0]}
+	set -e
+	out=$(tr -d '\r' < "$logs/$name.out")
+}
+
+echo "1..4"
+
+# (a) The command's status is the runner's status.
+guest exit-status --no-module -- 'exit 3'
+if [ "$rc" = 3 ] && [ -s "$logs/exit-status/dmesg.log" ]; then
+	tap OK "a command that exits 3 makes guest-run exit 3"
+else
+	tap FAIL "a command that exits 3 makes guest-run exit 3" "got $rc"
+fi
+
+# (b) A WARN in the guest's kernel fails the run even though the command succeeds.
+#     Kbuild writes next to the sources, so build a copy under build/.
+warn_build=$top/build/runner-warn
+mkdir -p "$warn_build"
+cp "$top"/tests/runner/warn/{Kbuild,mst_runner_warn.c} "$warn_build/"
+if ! make -s -C "$kdir" M="$warn_build" modules > "$logs/warn-build.out" 2>&1; then
+	sed 's/^/# /' "$logs/warn-build.out"
+	tap FAIL "a kernel WARN in the guest fails the run" "the test module did not build"
+else
+	guest warn --no-module -- "insmod $warn_build/mst_runner_warn.ko warn=1"
+	if [ "$rc" = 120 ] && grep -q 'WARNING:.*mst_runner_warn' <<< "$out"; then
+		tap OK "a kernel WARN in the guest fails the run"
+	else
+		tap FAIL "a kernel WARN in the guest fails the run" "got $rc, or no WARNING line naming the module"
+	fi
+fi
+
+# (c) A hung guest is killed at the timeout, and says so.
+start=$SECONDS
+guest timeout --no-module --timeout 40 -- 'echo hanging; sleep 100000'
+took=$((SECONDS - start))
+if [ "$rc" = 124 ] && grep -q 'guest timed out after 40 s' <<< "$out" && [ "$took" -lt 60 ]; then
+	tap OK "a hung guest is killed at --timeout 40 (${took} s)"
+else
+	tap FAIL "a hung guest is killed at --timeout 40" "got $rc after ${took} s"
+fi
+
+# (d) A guest that never reaches the command is retried once, then reported as such
+#     (not as a test failure).  A 1 s boot limit makes every boot "die" early.
+guest no-start --no-module --boot-timeout 1 -- 'true'
+if [ "$rc" = 125 ] && grep -q 'retrying the boot once' <<< "$out" &&
+   grep -q 'guest died before the command started, twice' <<< "$out"; then
+	tap OK "a guest that dies before the command is retried once, then reported"
+else
+	tap FAIL "a guest that dies before the command is retried once, then reported" "got $rc"
+fi
+
+exit "$failed"
