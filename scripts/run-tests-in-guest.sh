@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Run every registered end-to-end test, one after the other, and print TAP.
+# Meant to run inside the guest (make test does: scripts/guest-run -- this script), so
+# that one boot serves all the tests.
+#
+# Registering a test (the first rule that applies):
+#   tests/e2e/list     one test per line: a command run with `bash -c` from the project
+#                      top, e.g. "tests/e2e/bin/migrate --streams 4"; blank lines and
+#                      lines starting with # are ignored;
+#   otherwise          tests/e2e/*.sh (run with bash) and the executables in tests/e2e/bin/,
+#                      in name order.
+# A test passes by exiting 0 and is skipped by exiting 4 (kselftest's KSFT_SKIP).  A test
+# that prints its own TAP ("ok N ...", "not ok N ...", e.g. the kselftest harness) is
+# counted per case; this script adds a line of its own only when the exit status says
+# more than the test's TAP did.  Each test gets E2E_TIMEOUT seconds (default 600).
+#
+# Usage: run-tests-in-guest.sh          run them
+#        run-tests-in-guest.sh --list   print the registered tests, one a line
+set -uo pipefail    # no -e: a failing test is a result, not a reason to stop
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+list_tests() {
+	local f
+	if [ -f tests/e2e/list ]; then
+		grep -Ev '^[[:space:]]*(#|$)' tests/e2e/list
+		return 0
+	fi
+	for f in tests/e2e/*.sh; do
+		[ -f "$f" ] && echo "bash $f"
+	done
+	for f in tests/e2e/bin/*; do
+		[ -f "$f" ] && [ -x "$f" ] && echo "$f"
+	done
+	return 0
+}
+
+if [ "${1:-}" = --list ]; then
+	list_tests
+	exit 0
+fi
+
+mapfile -t tests < <(list_tests)
+limit=${E2E_TIMEOUT:-600}
+n=0 failed=0
+tap() { n=$((n + 1)); echo "$1 $n - $2"; [ "$1" = ok ] || failed=1; }
+
+echo "# e2e: ${#tests[@]} test(s), ${limit} s each at most"
+out=$(mktemp)
+for t in "${tests[@]}"; do
+	echo "# e2e: run $t"
+	# Mark the kernel log, so a WARN in dmesg.log can be traced to the test that ran.
+	echo "e2e: start $t" > /dev/kmsg 2>/dev/null || true
+	timeout -k 10 "$limit" bash -c "$t" < /dev/null 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	echo "e2e: end $t (exit $rc)" > /dev/kmsg 2>/dev/null || true
+
+	tr -d '\r' < "$out" | grep -Eq '^not ok([[:space:]]|$)' && failed=1
+	if tr -d '\r' < "$out" | grep -Eq '^(not )?ok([[:space:]]|$)'; then
+		# The test counted its own cases; speak only if its status contradicts them.
+		case $rc in
+		0|4) ;;
+		*) tr -d '\r' < "$out" | grep -Eq '^not ok([[:space:]]|$)' ||
+			tap "not ok" "$t: exited $rc after its own TAP reported no failure" ;;
+		esac
+		continue
+	fi
+	case $rc in
+	0) tap ok "$t" ;;
+	4) tap ok "$t # SKIP (exit 4)" ;;
+	124|137) tap "not ok" "$t: timed out after $limit s" ;;
+	*) tap "not ok" "$t: exited $rc" ;;
+	esac
+done
+rm -f "$out"
+exit "$failed"

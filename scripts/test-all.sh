@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# make test: every test suite of the project, in order, then one summary line.
+#
+#   1 host-unit  make -C userspace check (when userspace/Makefile has that target)
+#   2 kunit      make kunit (when scripts/kunit.sh exists)
+#   3 runner     tests/runner/run.sh, the guest runner's self-tests
+#   4 e2e        one guest boot running scripts/run-tests-in-guest.sh (tests/e2e)
+#
+# Each part's output is shown and kept in build/test-logs/<n>-<part>.log.  A part that
+# fails without a failing test line (a build error, a kernel WARN found by guest-run) is
+# counted as one failure of its own.  The last line is tap-summary's
+# "N passed, N failed, N skipped"; the exit status is non-zero when anything failed.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+logs=$top/build/test-logs
+mkdir -p "$logs"
+rm -f "$logs"/*.log
+make=${MAKE:-make}
+parts_tap=$logs/0-parts.log    # the per-part failures described above
+: > "$parts_tap"
+
+# part N NAME CMD...: run CMD with output shown and logged, account for its status.
+part() {
+	local n=$1 name=$2 log rc counts
+	shift 2
+	log=$logs/$n-$name.log
+	echo "=== $n $name: $*"
+	local t0=$SECONDS
+	set +e
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	counts=$("$top/scripts/tap-summary" "$log" || true)
+	echo "=== $n $name: exit $rc, $((SECONDS - t0)) s: $counts"
+	if [ "$rc" != 0 ] && [[ $counts == *" 0 failed"* ]]; then
+		echo "not ok - $name: exited $rc without a failing test (see ${log#"$top"/})" |
+			tee -a "$parts_tap"
+	fi
+}
+
+# skip N NAME WHY: a part that cannot run yet shows up as one skipped test.
+skip() {
+	echo "=== $1 $2: skipped: $3"
+	echo "ok 1 - $2 # SKIP $3" > "$logs/$1-$2.log"
+}
+
+# Does userspace/Makefile define a check target?  Print make's database, run nothing.
+has_check() {
+	[ -f userspace/Makefile ] &&
+		$make -C userspace -pRrq : 2>/dev/null | grep -q '^check:'
+}
+
+if has_check; then
+	part 1 host-unit $make -C userspace check
+else
+	skip 1 host-unit "userspace/Makefile has no check target"
+fi
+
+if [ -f scripts/kunit.sh ]; then
+	part 2 kunit $make kunit
+else
+	skip 2 kunit "scripts/kunit.sh does not exist"
+fi
+
+part 3 runner tests/runner/run.sh
+
+if [ -n "$(scripts/run-tests-in-guest.sh --list)" ]; then
+	part 4 e2e scripts/guest-run --out build/test-logs/e2e -- scripts/run-tests-in-guest.sh
+else
+	skip 4 e2e "no tests registered in tests/e2e"
+fi
+
+echo "=== logs: ${logs#"$top"/}/"
+exec "$top/scripts/tap-summary" "$logs"/*.log
