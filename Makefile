@@ -1,0 +1,76 @@
+# vfio-mstream: one entry point for building, testing and demonstrating the project.
+#
+#   make            build the module (kernel/) and the userspace (userspace/)
+#   make deps       install what the project needs with apt (root)
+#   make test       every test suite; ends with "N passed, N failed, N skipped"
+#   make demo       boot the guest and show the device at work
+#   make kunit      KUnit tests (scripts/kunit.sh)
+#   make bench      benchmarks (bench/)
+#   make guest CMD='...'   run a command in the guest (no CMD: a shell)
+#   make clean
+#
+# KVER  kernel release built and booted against (default: scripts/kver.sh, the newest
+#       Debian 6.12); KDIR  its build tree.  On a machine that runs the kernel it builds
+#       for: make KDIR=/lib/modules/$(uname -r)/build
+
+# Resolve KVER at most once, and only when used: on a fresh machine it asks apt.
+ifeq ($(origin KVER),undefined)
+KVER = $(eval KVER := $$(shell scripts/kver.sh 2>/dev/null))$(KVER)
+endif
+KDIR ?= /usr/src/linux-headers-$(KVER)
+export KVER
+
+GUEST_RUN := scripts/guest-run
+
+.PHONY: all kernel userspace deps need-deps test demo kunit bench guest clean
+
+all: kernel userspace
+
+# Each part builds only once its owner has written its Makefile, so the tree builds
+# at every stage.
+kernel:
+	@if [ -f kernel/Makefile ]; then \
+		[ -d "$(KDIR)" ] || { echo "no kernel build tree at KDIR=$(KDIR): run 'make deps' (or set KDIR=)" >&2; exit 1; }; \
+		$(MAKE) -C kernel KDIR="$(KDIR)"; \
+	else echo "kernel/Makefile not there yet: nothing to build in kernel/"; fi
+
+userspace:
+	@if [ -f userspace/Makefile ]; then $(MAKE) -C userspace; \
+	else echo "userspace/Makefile not there yet: nothing to build in userspace/"; fi
+
+deps:
+	scripts/deps.sh
+
+# Cheap when everything is installed (a dpkg query); installs only what is missing.
+need-deps:
+	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
+
+# Recursive makes keep the order (deps, then build, then run) under make -j.
+# The guest tests in tests/e2e are built by their own Makefile, when it exists.
+test: need-deps
+	@$(MAKE) --no-print-directory all
+	@if [ -f tests/e2e/Makefile ]; then $(MAKE) -C tests/e2e; fi
+	@scripts/test-all.sh
+
+demo: need-deps
+	@$(MAKE) --no-print-directory all
+	@$(GUEST_RUN) -- scripts/demo.sh
+
+kunit:
+	@if [ -f scripts/kunit.sh ]; then bash scripts/kunit.sh; \
+	else echo "kunit: scripts/kunit.sh does not exist yet: skipped"; fi
+
+bench: need-deps
+	@if [ -f bench/Makefile ]; then \
+		$(MAKE) --no-print-directory all && $(MAKE) -C bench; \
+	else echo "bench: bench/Makefile does not exist yet: skipped"; fi
+
+# make guest CMD='ls /sys/class/mdev_bus'; GUEST_ARGS='--smp 4 --mem 8G' for the runner.
+guest:
+	@$(GUEST_RUN) $(GUEST_ARGS) $(if $(CMD),-- '$(subst ','\'',$(CMD))')
+
+clean:
+	-@if [ -f kernel/Makefile ]; then $(MAKE) -C kernel KDIR="$(KDIR)" clean; fi
+	-@if [ -f userspace/Makefile ]; then $(MAKE) -C userspace clean; fi
+	-@if [ -f tests/e2e/Makefile ]; then $(MAKE) -C tests/e2e clean; fi
+	rm -rf build
