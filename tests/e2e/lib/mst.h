@@ -360,6 +360,26 @@ int mst_drain(struct mst_pipe *pipes, unsigned int n, unsigned int timeout_s,
  */
 int mst_perturb(const char *uuid, unsigned int ms, int64_t restore_rate);
 
+/*
+ * One side of a v3 session: SET MIG_MULTISTREAM{@ndirty}, the arc to @state
+ * (PRE_COPY, STOP_COPY or RESUMING; the critical FD comes back from it), then
+ * GET MIG_STREAM_FDS. fds[i] is dirty stream i + 1.
+ */
+struct mst_v3_sess {
+	int crit;
+	int fds[MST_MAX_STREAMS];
+	uint32_t ndirty;
+};
+
+int mst_v3_open(int dev_fd, uint32_t ndirty, uint32_t state,
+		struct mst_v3_sess *s);
+void mst_v3_close(struct mst_v3_sess *s);
+/* The FD of stream @i (0 = critical). */
+static inline int mst_v3_fd(const struct mst_v3_sess *s, uint32_t i)
+{
+	return i ? s->fds[i - 1] : s->crit;
+}
+
 /* A seed: $MST_SEED when set, else from the clock. */
 uint64_t mst_seed(void);
 uint64_t mst_rand(uint64_t *state);

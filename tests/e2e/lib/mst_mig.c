@@ -631,3 +631,45 @@ int mst_perturb(const char *uuid, unsigned int ms, int64_t restore_rate)
 		return err;
 	return mst_knob_write(uuid, "reinit", "1");
 }
+
+int mst_v3_open(int dev_fd, uint32_t ndirty, uint32_t state,
+		struct mst_v3_sess *s)
+{
+	uint32_t num = ndirty, flags = 0;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->crit = -1;
+	for (int i = 0; i < MST_MAX_STREAMS; i++)
+		s->fds[i] = -1;
+	s->ndirty = ndirty;
+	ret = mst_ms_set(dev_fd, ndirty);
+	if (ret) {
+		mst_log("SET MIG_MULTISTREAM %u: %s", ndirty, strerror(-ret));
+		return ret;
+	}
+	ret = mst_set_state(dev_fd, state, &s->crit);
+	if (ret || s->crit < 0) {
+		mst_log("-> %s: %s, fd %d", mst_state_name(state),
+			strerror(-ret), s->crit);
+		return ret ? ret : -EPROTO;
+	}
+	ret = mst_stream_fds(dev_fd, s->fds, &num, &flags);
+	if (ret || num != ndirty) {
+		mst_log("GET MIG_STREAM_FDS: %s, num %u", strerror(-ret), num);
+		return ret ? ret : -EPROTO;
+	}
+	return 0;
+}
+
+void mst_v3_close(struct mst_v3_sess *s)
+{
+	if (s->crit >= 0)
+		close(s->crit);
+	for (int i = 0; i < MST_MAX_STREAMS; i++)
+		if (s->fds[i] >= 0)
+			close(s->fds[i]);
+	s->crit = -1;
+	for (int i = 0; i < MST_MAX_STREAMS; i++)
+		s->fds[i] = -1;
+}

@@ -1,0 +1,1173 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_mstream: the v3 multi-stream protocol (issue 4, uapi/linux/vfio_mstream.h).
+ *
+ * - MIG_MULTISTREAM probe/GET/SET and its errnos (EBUSY in a saving or
+ *   resuming state, ERANGE above max_dirty, EINVAL for reserved fields);
+ * - MIG_STREAM_FDS errnos (ENOENT, ENOSPC with num_fds written back, EINVAL);
+ * - VFIO_MIG_GET_STREAM_INFO size ABI and contents;
+ * - v3 migrations with N = 1, 2, 4, 8, threads or a seeded random scheduler;
+ * - REINIT in PRE_COPY and in STOP_COPY with a large unread dirty backlog:
+ *   the new critical data comes first, the backlog is untouched;
+ * - cancel from every saving/resuming state, FDs closed early, v2 users of
+ *   the same and of another instance unaffected.
+ */
+#include <pthread.h>
+
+#include "mst_harness.h"
+
+#define SMALL_STATE	(16 * MST_MIB)
+
+static int fd_mode(int fd)
+{
+	return fcntl(fd, F_GETFL) & O_ACCMODE;
+}
+
+static void set_nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* ------------------------------------------------------- feature ABI */
+
+#include "mst_feature_abi.h"
+
+FIXTURE_VARIANT_ADD(feature_abi, mig_multistream)
+{
+	.feature = VFIO_DEVICE_FEATURE_MIG_MULTISTREAM,
+	.ops = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
+	.minsz = sizeof(struct vfio_device_feature_mig_multistream),
+};
+
+FIXTURE_VARIANT_ADD(feature_abi, mig_stream_fds)
+{
+	.feature = VFIO_DEVICE_FEATURE_MIG_STREAM_FDS,
+	.ops = VFIO_DEVICE_FEATURE_GET,
+	.minsz = sizeof(struct vfio_device_feature_mig_stream_fds),
+	.get_ret = -ENOENT,	/* no session in RUNNING */
+};
+
+/* ------------------------------------------------------ one device */
+
+FIXTURE(v3_dev)
+{
+	struct mst_dev dev;
+	uint32_t max_dirty;
+};
+
+FIXTURE_SETUP(v3_dev)
+{
+	struct vfio_device_feature_mig_multistream ms;
+	struct mst_cfg cfg = MST_CFG_DEFAULT;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = SMALL_STATE;
+	cfg.backing = "memory";
+	cfg.dirty_rate = 0;
+	cfg.v2_mode = "single";
+	cfg.reinit_period_ms = 0;
+	ASSERT_EQ(0, mst_dev_create_open(&self->dev, &cfg));
+	ASSERT_EQ(0, mst_ms_get(self->dev.fd, &ms));
+	self->max_dirty = ms.max_dirty;
+}
+
+FIXTURE_TEARDOWN(v3_dev)
+{
+	mst_dev_destroy(&self->dev);
+}
+
+TEST_F(v3_dev, multistream_default_is_v2)
+{
+	struct vfio_device_feature_mig_multistream ms;
+
+	EXPECT_RET(0, mst_feature(self->dev.fd, VFIO_DEVICE_FEATURE_PROBE |
+				  VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET |
+				  VFIO_DEVICE_FEATURE_MIG_MULTISTREAM, NULL, 0));
+	memset(&ms, 0xa5, sizeof(ms));
+	ASSERT_EQ(0, mst_feature(self->dev.fd, VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_MIG_MULTISTREAM, &ms, sizeof(ms)));
+	EXPECT_EQ(0, ms.flags);
+	EXPECT_EQ(0, ms.num_dirty);
+	EXPECT_GE(ms.max_dirty, 8);
+	EXPECT_LT(ms.max_dirty, MST_MAX_STREAMS);
+	EXPECT_EQ(0, ms.reserved);
+}
+
+TEST_F(v3_dev, multistream_set_errnos)
+{
+	struct vfio_device_feature_mig_multistream ms;
+	const uint32_t set = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_MULTISTREAM;
+
+	ASSERT_RET(0, mst_ms_set(self->dev.fd, 2));
+	/* Above the limit. */
+	EXPECT_RET(-ERANGE, mst_ms_set(self->dev.fd, self->max_dirty + 1));
+	EXPECT_RET(-ERANGE, mst_ms_set(self->dev.fd, UINT32_MAX));
+	/* Reserved and output fields must be zero on SET. */
+	ms = (struct vfio_device_feature_mig_multistream){ .flags = 1, .num_dirty = 1 };
+	EXPECT_RET(-EINVAL, mst_feature(self->dev.fd, set, &ms, sizeof(ms)));
+	ms = (struct vfio_device_feature_mig_multistream){ .num_dirty = 1, .max_dirty = 1 };
+	EXPECT_RET(-EINVAL, mst_feature(self->dev.fd, set, &ms, sizeof(ms)));
+	ms = (struct vfio_device_feature_mig_multistream){ .num_dirty = 1, .reserved = 1 };
+	EXPECT_RET(-EINVAL, mst_feature(self->dev.fd, set, &ms, sizeof(ms)));
+	ms = (struct vfio_device_feature_mig_multistream){ .flags = 1U << 31, .num_dirty = 1 };
+	EXPECT_RET(-EINVAL, mst_feature(self->dev.fd, set, &ms, sizeof(ms)));
+	/* None of the failures changed the selection. */
+	ASSERT_EQ(0, mst_ms_get(self->dev.fd, &ms));
+	EXPECT_EQ(2, ms.num_dirty);
+
+	/* Every legal value round-trips, and 0 is v2 again. */
+	for (uint32_t n = 0; n <= self->max_dirty; n++) {
+		ASSERT_RET(0, mst_ms_set(self->dev.fd, n));
+		ASSERT_EQ(0, mst_ms_get(self->dev.fd, &ms));
+		EXPECT_EQ(n, ms.num_dirty);
+		EXPECT_EQ(self->max_dirty, ms.max_dirty);
+	}
+	ASSERT_RET(0, mst_ms_set(self->dev.fd, 0));
+}
+
+TEST_F(v3_dev, multistream_busy_while_a_session_exists)
+{
+	static const uint32_t busy[] = {
+		VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_PRE_COPY_P2P,
+		VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_RESUMING,
+	};
+	static const uint32_t idle[] = {
+		VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_RUNNING_P2P,
+		VFIO_DEVICE_STATE_STOP,
+	};
+	struct vfio_device_feature_mig_multistream ms;
+
+	for (unsigned int i = 0; i < MST_ARRAY_SIZE(busy); i++) {
+		int fd = -1;
+
+		ASSERT_EQ(0, mst_reset(self->dev.fd));
+		ASSERT_RET(0, mst_ms_set(self->dev.fd, 2));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, busy[i], &fd));
+		ASSERT_GE(fd, 0);
+		TH_LOG("in %s", mst_state_name(busy[i]));
+		EXPECT_RET(-EBUSY, mst_ms_set(self->dev.fd, 4));
+		EXPECT_RET(-EBUSY, mst_ms_set(self->dev.fd, 0));
+		EXPECT_RET(-EBUSY, mst_ms_set(self->dev.fd, 2));
+		/* GET works in any state. */
+		ASSERT_RET(0, mst_ms_get(self->dev.fd, &ms));
+		EXPECT_EQ(2, ms.num_dirty);
+		close(fd);
+	}
+	for (unsigned int i = 0; i < MST_ARRAY_SIZE(idle); i++) {
+		ASSERT_EQ(0, mst_reset(self->dev.fd));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, idle[i], NULL));
+		EXPECT_RET(0, mst_ms_set(self->dev.fd, 3));
+		ASSERT_RET(0, mst_ms_get(self->dev.fd, &ms));
+		EXPECT_EQ(3, ms.num_dirty);
+	}
+}
+
+TEST_F(v3_dev, multistream_persists_until_reset_or_close)
+{
+	struct vfio_device_feature_mig_multistream ms;
+	struct mst_v3_sess s;
+	char uuid[37];
+
+	ASSERT_RET(0, mst_ms_set(self->dev.fd, 3));
+	/* A session and its cancel keep the selection. */
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 3, VFIO_DEVICE_STATE_PRE_COPY, &s));
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	mst_v3_close(&s);
+	ASSERT_EQ(0, mst_ms_get(self->dev.fd, &ms));
+	EXPECT_EQ(3, ms.num_dirty);
+	/* Reset restores v2. */
+	ASSERT_EQ(0, mst_reset(self->dev.fd));
+	ASSERT_EQ(0, mst_ms_get(self->dev.fd, &ms));
+	EXPECT_EQ(0, ms.num_dirty);
+	/* So does closing the device. */
+	ASSERT_RET(0, mst_ms_set(self->dev.fd, 3));
+	memcpy(uuid, self->dev.uuid, sizeof(uuid));
+	mst_dev_close(&self->dev);
+	ASSERT_EQ(0, mst_dev_open(&self->dev, uuid));
+	ASSERT_EQ(0, mst_ms_get(self->dev.fd, &ms));
+	EXPECT_EQ(0, ms.num_dirty);
+}
+
+TEST_F(v3_dev, stream_fds_errnos)
+{
+	int fds[MST_MAX_STREAMS + 4], fds2[8];
+	uint32_t num, flags;
+	int crit = -1;
+	struct {
+		struct vfio_device_feature_mig_stream_fds s;
+		int32_t fds[8];
+	} raw;
+	const uint32_t get = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_STREAM_FDS;
+
+	/* v2 selected: no v3 session, in RUNNING or in a v2 session. */
+	num = 8;
+	EXPECT_RET(-ENOENT, mst_stream_fds(self->dev.fd, fds, &num, NULL));
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_PRE_COPY, &crit));
+	num = 8;
+	EXPECT_RET(-ENOENT, mst_stream_fds(self->dev.fd, fds, &num, NULL));
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	close(crit);
+
+	/* v3 selected, but no session yet. */
+	ASSERT_RET(0, mst_ms_set(self->dev.fd, 4));
+	num = 8;
+	EXPECT_RET(-ENOENT, mst_stream_fds(self->dev.fd, fds, &num, NULL));
+
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_PRE_COPY, &crit));
+	ASSERT_GE(crit, 0);
+	/* Too small: -ENOSPC and N written back. */
+	for (uint32_t room = 0; room < 4; room++) {
+		num = room;
+		EXPECT_RET(-ENOSPC, mst_stream_fds(self->dev.fd, fds, &num, NULL));
+		EXPECT_EQ(4, num);
+	}
+	/* Non-zero flags. */
+	memset(&raw, 0, sizeof(raw));
+	raw.s.num_fds = 8;
+	raw.s.flags = VFIO_MIG_STREAM_FDS_RESUMING;
+	EXPECT_RET(-EINVAL, mst_feature(self->dev.fd, get, &raw, sizeof(raw)));
+	raw.s.flags = 1U << 7;
+	EXPECT_RET(-EINVAL, mst_feature(self->dev.fd, get, &raw, sizeof(raw)));
+	/* argsz that does not cover num_fds entries. */
+	memset(&raw, 0, sizeof(raw));
+	raw.s.num_fds = 8;
+	EXPECT_RET(-EINVAL, mst_feature_argsz(self->dev.fd, get, &raw, sizeof(raw),
+					      sizeof(struct vfio_device_feature) +
+					      sizeof(raw.s) - 1));
+	/* Room for more than N: N FDs, the rest untouched. */
+	for (unsigned int i = 0; i < MST_ARRAY_SIZE(fds); i++)
+		fds[i] = -1;
+	num = 6;
+	flags = 0xff;
+	ASSERT_RET(0, mst_stream_fds(self->dev.fd, fds, &num, &flags));
+	EXPECT_EQ(4, num);
+	EXPECT_EQ(0, flags);
+	for (int i = 0; i < 4; i++) {
+		ASSERT_GE(fds[i], 0);
+		EXPECT_EQ(O_RDONLY, fd_mode(fds[i]));
+		EXPECT_NE(crit, fds[i]);
+		for (int j = 0; j < i; j++)
+			EXPECT_NE(fds[j], fds[i]);
+	}
+	EXPECT_EQ(-1, fds[4]);
+	EXPECT_EQ(-1, fds[5]);
+	/* A second call installs new descriptors for the same streams. */
+	num = 4;
+	ASSERT_RET(0, mst_stream_fds(self->dev.fd, fds2, &num, NULL));
+	for (int i = 0; i < 4; i++) {
+		struct vfio_mig_stream_info a, b;
+
+		EXPECT_NE(fds[i], fds2[i]);
+		ASSERT_EQ(0, mst_stream_info(fds[i], &a));
+		ASSERT_EQ(0, mst_stream_info(fds2[i], &b));
+		EXPECT_EQ(i + 1, a.stream_id);
+		EXPECT_EQ(i + 1, b.stream_id);
+		close(fds2[i]);
+	}
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	/* The session ended: no FDs any more. */
+	num = 8;
+	EXPECT_RET(-ENOENT, mst_stream_fds(self->dev.fd, fds2, &num, NULL));
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	close(crit);
+
+	/* Resuming: write-only FDs and the RESUMING flag. */
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RESUMING, &crit));
+	EXPECT_EQ(O_WRONLY, fd_mode(crit));
+	num = 4;
+	ASSERT_RET(0, mst_stream_fds(self->dev.fd, fds, &num, &flags));
+	EXPECT_EQ(VFIO_MIG_STREAM_FDS_RESUMING, flags);
+	for (int i = 0; i < 4; i++) {
+		EXPECT_EQ(O_WRONLY, fd_mode(fds[i]));
+		close(fds[i]);
+	}
+	close(crit);
+	ASSERT_EQ(0, mst_reset(self->dev.fd));
+}
+
+TEST_F(v3_dev, stream_info)
+{
+	struct vfio_precopy_info pi;
+	struct vfio_mig_stream_info si;
+	struct {
+		struct vfio_mig_stream_info si;
+		uint64_t future;
+	} big;
+	struct mst_v3_sess s, d;
+	uint64_t dirty_sum = 0;
+
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_PRE_COPY, &s));
+	for (uint32_t i = 0; i <= 2; i++) {
+		int fd = mst_v3_fd(&s, i);
+
+		/* Size ABI: argsz must cover up to queued_bytes. */
+		memset(&si, 0, sizeof(si));
+		si.argsz = offsetofend(struct vfio_mig_stream_info, queued_bytes) - 1;
+		EXPECT_SYSERR(EINVAL, ioctl(fd, VFIO_MIG_GET_STREAM_INFO, &si));
+		si.argsz = offsetof(struct vfio_mig_stream_info, pending_bytes);
+		EXPECT_SYSERR(EINVAL, ioctl(fd, VFIO_MIG_GET_STREAM_INFO, &si));
+		memset(&big, 0, sizeof(big));
+		big.si.argsz = sizeof(big);
+		EXPECT_EQ(0, ioctl(fd, VFIO_MIG_GET_STREAM_INFO, &big));
+		/* flags is an input that must be 0. */
+		memset(&si, 0, sizeof(si));
+		si.argsz = sizeof(si);
+		si.flags = VFIO_MIG_STREAM_INFO_CRITICAL;
+		EXPECT_SYSERR(EINVAL, ioctl(fd, VFIO_MIG_GET_STREAM_INFO, &si));
+
+		ASSERT_EQ(0, mst_stream_info(fd, &si));
+		EXPECT_EQ(i, si.stream_id);
+		EXPECT_EQ(3, si.num_streams);
+		EXPECT_EQ(i == 0, !!(si.flags & VFIO_MIG_STREAM_INFO_CRITICAL));
+		EXPECT_EQ(0, si.flags & VFIO_MIG_STREAM_INFO_REINIT);
+		EXPECT_EQ(0, si.flags & VFIO_MIG_STREAM_INFO_END);
+		EXPECT_LE(si.queued_bytes, si.pending_bytes);
+		if (i == 0) {
+			EXPECT_GT(si.pending_bytes, 0);
+		} else {
+			dirty_sum += si.pending_bytes;
+		}
+	}
+	/* Each dirty stream has its half of the pages to send. */
+	EXPECT_GE(dirty_sum, SMALL_STATE);
+	/* The critical FD answers PRECOPY_INFO for v2 logic. */
+	ASSERT_EQ(0, mst_stream_info(s.crit, &si));
+	ASSERT_EQ(0, mst_precopy_info(s.crit, &pi));
+	EXPECT_EQ(si.pending_bytes, pi.initial_bytes);
+	EXPECT_EQ(dirty_sum, pi.dirty_bytes);
+
+	/* Cancelled: every FD reports the session gone. */
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	for (uint32_t i = 0; i <= 2; i++)
+		EXPECT_RET(-ENODEV, mst_stream_info(mst_v3_fd(&s, i), &si));
+	mst_v3_close(&s);
+	/* Resuming FDs: not a saving state. */
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_RESUMING, &d));
+	for (uint32_t i = 0; i <= 2; i++)
+		EXPECT_RET(-EINVAL, mst_stream_info(mst_v3_fd(&d, i), &si));
+	mst_v3_close(&d);
+	ASSERT_EQ(0, mst_reset(self->dev.fd));
+}
+
+/* Read rules per FD: ENOMSG + poll in PRE_COPY, 0 + END in STOP_COPY. */
+TEST_F_TIMEOUT(v3_dev, stream_read_rules, 120)
+{
+	struct vfio_mig_stream_info si;
+	struct mst_pipe p[3];
+	struct mst_v3_sess s;
+	char why[256];
+
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_PRE_COPY, &s));
+	for (uint32_t i = 0; i <= 2; i++) {
+		int fd = mst_v3_fd(&s, i);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		EXPECT_SYSERR(EBADF, write(fd, "x", 1));
+		mst_pipe_init(&p[i], fd, -1, i, i);
+		set_nonblock(fd);
+		for (;;) {
+			n = mst_pipe_pump(&p[i], UINT64_MAX, NULL);
+			if (n > 0)
+				continue;
+			if (n != -EAGAIN)
+				break;
+			ASSERT_EQ(1, poll(&pfd, 1, 10000));
+		}
+		/* The temporary end: ENOMSG, and poll says readable. */
+		ASSERT_EQ(-ENOMSG, n) TH_LOG("stream %u: %zd", i, n);
+		EXPECT_EQ(1, poll(&pfd, 1, 0));
+		EXPECT_SYSERR(ENOMSG, read(fd, p[i].buf, 16));
+		ASSERT_EQ(0, mst_stream_info(fd, &si));
+		EXPECT_EQ(0, si.pending_bytes);
+		EXPECT_EQ(0, si.queued_bytes);
+	}
+	EXPECT_GE(p[1].bytes + p[2].bytes, SMALL_STATE);
+	EXPECT_LT(p[0].bytes, MST_REC_MAX_PAYLOAD + 4 * MST_REC_HDR_SIZE + MST_COMPAT_SIZE);
+
+	/* STOP_COPY: exact counts, END flag, then 0 forever. */
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	for (uint32_t i = 0; i <= 2; i++) {
+		int fd = mst_v3_fd(&s, i);
+		uint64_t before = p[i].bytes;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		ASSERT_EQ(0, mst_stream_info(fd, &si));
+		for (;;) {
+			n = mst_pipe_pump(&p[i], UINT64_MAX, NULL);
+			if (n > 0)
+				continue;
+			if (n != -EAGAIN)
+				break;
+			ASSERT_EQ(1, poll(&pfd, 1, 10000));
+		}
+		ASSERT_EQ(0, n);
+		ASSERT_TRUE(p[i].eof);
+		/* pending_bytes in STOP_COPY was exact. */
+		EXPECT_EQ(si.pending_bytes, p[i].bytes - before);
+		ASSERT_EQ(0, mst_stream_info(fd, &si));
+		EXPECT_TRUE(si.flags & VFIO_MIG_STREAM_INFO_END);
+		EXPECT_EQ(0, si.pending_bytes);
+		EXPECT_EQ(0, si.queued_bytes);
+		EXPECT_EQ(0, read(fd, p[i].buf, 16));
+		EXPECT_EQ(1, poll(&pfd, 1, 0));
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why)));
+		if (!mst_pipe_check(&p[i], why, sizeof(why)))
+			TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	mst_v3_close(&s);
+}
+
+/* A user that never opts in gets exactly a v2 stream. */
+TEST_F(v3_dev, no_opt_in_is_v2)
+{
+	struct vfio_mig_stream_info si = {};
+	struct mst_pipe p;
+	char why[256];
+	int fd = -1;
+	ssize_t n;
+
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP_COPY, &fd));
+	mst_pipe_init(&p, fd, -1, 0, -1);
+	do {
+		n = mst_pipe_pump(&p, UINT64_MAX, NULL);
+	} while (n > 0);
+	ASSERT_EQ(0, n);
+	ASSERT_TRUE(mst_pipe_check(&p, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(2, p.mon.geo.protocol);
+	EXPECT_EQ(1, p.mon.geo.nstreams);
+	EXPECT_EQ(SMALL_STATE, p.mon.geo.state_size);
+	/* STREAM_INFO is not a v2 data_fd ioctl. */
+	si.argsz = sizeof(si);
+	EXPECT_EQ(-1, ioctl(fd, VFIO_MIG_GET_STREAM_INFO, &si));
+	mst_pipe_free(&p);
+	close(fd);
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+}
+
+/* ------------------------------------------------------ migrations */
+
+FIXTURE(v3_mig)
+{
+	struct mst_dev src;
+	struct mst_dev dst;
+};
+
+FIXTURE_VARIANT(v3_mig)
+{
+	uint32_t ndirty;
+	enum mst_sched sched;
+	bool random_speed;
+	bool precopy;
+	int64_t dirty_rate;
+	uint64_t state_size;
+	const char *backing;
+};
+
+#define V3_MIG(name, n, s, rs, pc, rate) \
+	FIXTURE_VARIANT_ADD(v3_mig, name) \
+	{ .ndirty = n, .sched = s, .random_speed = rs, .precopy = pc, \
+	  .dirty_rate = rate, .state_size = 64 * MST_MIB, .backing = "memory" }
+
+V3_MIG(n1_threads, 1, MST_SCHED_THREADS, false, true, 5000);
+V3_MIG(n2_threads, 2, MST_SCHED_THREADS, false, true, 5000);
+V3_MIG(n4_threads, 4, MST_SCHED_THREADS, false, true, 5000);
+V3_MIG(n8_threads, 8, MST_SCHED_THREADS, false, true, 5000);
+V3_MIG(n8_stop_copy_only, 8, MST_SCHED_THREADS, false, false, 0);
+V3_MIG(n1_random_order, 1, MST_SCHED_RANDOM, false, true, 5000);
+V3_MIG(n2_random_order, 2, MST_SCHED_RANDOM, false, true, 5000);
+V3_MIG(n4_random_order, 4, MST_SCHED_RANDOM, false, true, 5000);
+V3_MIG(n8_random_order, 8, MST_SCHED_RANDOM, false, true, 5000);
+V3_MIG(n4_threads_random_speed, 4, MST_SCHED_THREADS, true, true, 5000);
+V3_MIG(n8_threads_random_speed, 8, MST_SCHED_THREADS, true, true, 5000);
+
+FIXTURE_VARIANT_ADD(v3_mig, n8_pattern6g_stop_copy)
+{
+	.ndirty = 8, .sched = MST_SCHED_THREADS, .state_size = 6 * MST_GIB,
+	.backing = "pattern",
+};
+
+FIXTURE_SETUP(v3_mig)
+{
+	struct mst_cfg cfg = MST_CFG_DEFAULT;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = variant->state_size;
+	cfg.backing = variant->backing;
+	cfg.dirty_rate = 0;
+	cfg.reinit_period_ms = 0;
+	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
+	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+}
+
+FIXTURE_TEARDOWN(v3_mig)
+{
+	mst_dev_destroy(&self->src);
+	mst_dev_destroy(&self->dst);
+}
+
+TEST_F_TIMEOUT(v3_mig, migrate, 1800)
+{
+	struct mst_v3_opts o = {
+		.ndirty = variant->ndirty,
+		.sched = variant->sched,
+		.seed = mst_seed(),
+		.precopy = variant->precopy,
+		.precopy_ms = 1000,
+		.random_speed = variant->random_speed,
+		.monitor = true,
+	};
+	struct mst_v3_result res;
+	uint64_t s_src = 0, s_dst = 0, s_fresh = 0, t0;
+	int ret;
+
+	TH_LOG("seed %#llx (rerun with MST_SEED=%#llx)", (unsigned long long)o.seed,
+	       (unsigned long long)o.seed);
+	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_fresh));
+	ASSERT_EQ(0, mst_perturb(self->src.uuid, 300, variant->dirty_rate));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &s_src));
+	ASSERT_NE(s_fresh, s_src);
+
+	t0 = mst_now_ns();
+	ret = mst_migrate_v3(&self->src, &self->dst, &o, &res);
+	TH_LOG("%.1f s, precopy %llu B; per stream: crit %llu, dirty 1 %llu, %u %llu",
+	       (mst_now_ns() - t0) / 1e9, (unsigned long long)res.precopy_bytes,
+	       (unsigned long long)res.bytes[0], (unsigned long long)res.bytes[1],
+	       variant->ndirty, (unsigned long long)res.bytes[variant->ndirty]);
+	ASSERT_EQ(0, ret) TH_LOG("%s (seed %#llx)", res.err, (unsigned long long)o.seed);
+	ASSERT_STATE(self->src.fd, VFIO_DEVICE_STATE_STOP);
+	ASSERT_STATE(self->dst.fd, VFIO_DEVICE_STATE_STOP);
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &s_src));
+	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_dst));
+	EXPECT_EQ(s_src, s_dst) TH_LOG("seed %#llx", (unsigned long long)o.seed);
+	/* Every shard had pages: every dirty stream carried some. */
+	for (uint32_t i = 1; i <= variant->ndirty; i++)
+		EXPECT_GT(res.bytes[i], MST_REC_HDR_SIZE * 2 + MST_COMPAT_SIZE);
+	ASSERT_EQ(0, mst_set_state(self->dst.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+}
+
+/* ---------------------------------------------------------- REINIT */
+
+FIXTURE(v3_reinit)
+{
+	struct mst_dev src;
+	struct mst_dev dst;
+	uint64_t crit_size;
+};
+
+FIXTURE_VARIANT(v3_reinit)
+{
+	uint32_t state;		/* PRE_COPY or STOP_COPY */
+};
+
+FIXTURE_VARIANT_ADD(v3_reinit, in_pre_copy) { .state = VFIO_DEVICE_STATE_PRE_COPY };
+FIXTURE_VARIANT_ADD(v3_reinit, in_stop_copy) { .state = VFIO_DEVICE_STATE_STOP_COPY };
+
+#define REINIT_NDIRTY	4
+#define REINIT_BW	8	/* MiB/s per engine */
+
+FIXTURE_SETUP(v3_reinit)
+{
+	struct mst_cfg cfg = MST_CFG_DEFAULT;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = 128 * MST_MIB;
+	cfg.backing = "memory";
+	cfg.dirty_rate = 0;
+	cfg.reinit_period_ms = 0;
+	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	cfg.engine_bw = REINIT_BW;
+	cfg.chunk_size = 2 * MST_MIB;
+	cfg.read_ahead = 2;
+	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_size", &self->crit_size));
+}
+
+FIXTURE_TEARDOWN(v3_reinit)
+{
+	mst_dev_destroy(&self->src);
+	mst_dev_destroy(&self->dst);
+}
+
+TEST_F_TIMEOUT(v3_reinit, critical_first, 600)
+{
+	const uint32_t n = REINIT_NDIRTY;
+	struct vfio_mig_stream_info si, si2, d0[REINIT_NDIRTY + 1], d1;
+	struct mst_pipe p[REINIT_NDIRTY + 1];
+	struct mst_v3_sess s, d;
+	uint64_t crit_rec, gen = 0, pending, pos, t0, t_crit, dirty_pending = 0;
+	uint64_t s_src = 0, s_dst = 0;
+	struct pollfd pfd;
+	char why[256];
+	ssize_t r;
+
+	crit_rec = MST_REC_HDR_SIZE + self->crit_size;
+	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, n, VFIO_DEVICE_STATE_RESUMING, &d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, n, variant->state, &s));
+	for (uint32_t i = 0; i <= n; i++) {
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
+		set_nonblock(p[i].src);
+	}
+
+	if (variant->state == VFIO_DEVICE_STATE_PRE_COPY) {
+		/* Drain the critical stream to its temporary end. */
+		pfd = (struct pollfd){ .fd = s.crit, .events = POLLIN };
+		do {
+			r = mst_pipe_pump(&p[0], UINT64_MAX, NULL);
+			if (r == -EAGAIN)
+				ASSERT_EQ(1, poll(&pfd, 1, 10000));
+		} while (r > 0 || r == -EAGAIN);
+		ASSERT_EQ(-ENOMSG, r);
+		ASSERT_EQ(0, mst_stream_info(s.crit, &si));
+		EXPECT_EQ(0, si.pending_bytes);
+		EXPECT_EQ(1, p[0].mon.ncrit);
+	}
+
+	/* Let every dirty stream queue a backlog nobody reads. */
+	t0 = mst_now_ns();
+	for (;;) {
+		bool all = true;
+
+		for (uint32_t i = 1; i <= n; i++) {
+			ASSERT_EQ(0, mst_stream_info(mst_v3_fd(&s, i), &d0[i]));
+			all &= d0[i].queued_bytes > 0;
+		}
+		if (all || mst_now_ns() - t0 > 10000000000ULL)
+			break;
+		mst_sleep_ms(100);
+	}
+	mst_sleep_ms(500);
+	for (uint32_t i = 1; i <= n; i++) {
+		ASSERT_EQ(0, mst_stream_info(mst_v3_fd(&s, i), &d0[i]));
+		EXPECT_GT(d0[i].queued_bytes, 0);
+		dirty_pending += d0[i].pending_bytes;
+		TH_LOG("dirty %u: pending %llu queued %llu", i,
+		       (unsigned long long)d0[i].pending_bytes,
+		       (unsigned long long)d0[i].queued_bytes);
+	}
+	/* Large: seconds of work for the engines at REINIT_BW MiB/s. */
+	EXPECT_GT(dirty_pending, 64 * MST_MIB);
+
+	/* Reconfigure. */
+	pos = p[0].bytes;
+	ASSERT_EQ(0, mst_knob_write(self->src.uuid, "reinit", "1"));
+	t0 = mst_now_ns();
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen));
+	ASSERT_EQ(0, mst_stream_info(s.crit, &si));
+	ASSERT_EQ(0, mst_stream_info(s.crit, &si2));
+	TH_LOG("after REINIT: crit flags %#x pending %llu queued %llu; crit_gen %llu",
+	       si.flags, (unsigned long long)si.pending_bytes,
+	       (unsigned long long)si.queued_bytes, (unsigned long long)gen);
+	EXPECT_TRUE(si.flags & VFIO_MIG_STREAM_INFO_REINIT);
+	EXPECT_TRUE(si.flags & VFIO_MIG_STREAM_INFO_CRITICAL);
+	EXPECT_EQ(0, si2.flags & VFIO_MIG_STREAM_INFO_REINIT);	/* once */
+	EXPECT_GE(si.pending_bytes, crit_rec);
+	if (variant->state == VFIO_DEVICE_STATE_PRE_COPY)
+		/* Only the new critical record: no dirty byte counts. */
+		EXPECT_LE(si.pending_bytes, crit_rec + MST_REC_HDR_SIZE);
+	/* At most two critical regions, whatever the dirty backlog. */
+	EXPECT_LE(si.pending_bytes, 2 * crit_rec + 4 * MST_REC_HDR_SIZE + MST_COMPAT_SIZE);
+	pending = si.pending_bytes;
+
+	/*
+	 * The new critical data is readable now, with the dirty FDs unread. In
+	 * STOP_COPY pending_bytes is exact up to EOF (the END record included).
+	 */
+	pfd = (struct pollfd){ .fd = s.crit, .events = POLLIN };
+	while (p[0].bytes < pos + pending) {
+		r = mst_pipe_pump(&p[0], pos + pending - p[0].bytes, NULL);
+		if (r == -EAGAIN) {
+			ASSERT_EQ(1, poll(&pfd, 1, 5000))
+				TH_LOG("critical FD not readable after a REINIT");
+			continue;
+		}
+		ASSERT_GT(r, 0) TH_LOG("critical read: %zd", r);
+	}
+	t_crit = mst_now_ns() - t0;
+	TH_LOG("new critical data read in %.3f s; dirty backlog %llu B would take %.1f s",
+	       t_crit / 1e9, (unsigned long long)dirty_pending,
+	       (double)dirty_pending / (REINIT_BW * MST_MIB * n));
+	EXPECT_EQ(gen, p[0].mon.last_crit_gen);
+	if (variant->state == VFIO_DEVICE_STATE_PRE_COPY) {
+		EXPECT_EQ(pos + pending, p[0].mon.last_crit_end);
+	} else {
+		EXPECT_LE(p[0].mon.last_crit_end, pos + pending);
+		EXPECT_EQ(0, read(s.crit, p[0].buf, 16));
+		ASSERT_EQ(0, mst_stream_info(s.crit, &si2));
+		EXPECT_TRUE(si2.flags & VFIO_MIG_STREAM_INFO_END);
+	}
+	EXPECT_LT(t_crit, dirty_pending * 1000000000ULL / (2 * REINIT_BW * MST_MIB * n));
+	ASSERT_EQ(0, mst_stream_info(s.crit, &si));
+	EXPECT_EQ(0, si.flags & VFIO_MIG_STREAM_INFO_REINIT);
+	if (variant->state == VFIO_DEVICE_STATE_PRE_COPY)
+		EXPECT_EQ(0, si.pending_bytes);
+
+	/* The dirty backlog was neither flushed nor promoted. */
+	for (uint32_t i = 1; i <= n; i++) {
+		ASSERT_EQ(0, mst_stream_info(mst_v3_fd(&s, i), &d1));
+		EXPECT_EQ(0, p[i].bytes);
+		EXPECT_GE(d1.queued_bytes, d0[i].queued_bytes);
+		EXPECT_EQ(0, d1.flags & (VFIO_MIG_STREAM_INFO_REINIT |
+					 VFIO_MIG_STREAM_INFO_CRITICAL));
+	}
+
+	/* Finish the migration; the destination ends with the new state. */
+	mst_knob_write_u64(self->src.uuid, "engine_bw", 0);
+	if (variant->state == VFIO_DEVICE_STATE_PRE_COPY)
+		ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	ASSERT_EQ(0, mst_drain(p, n + 1, 300, why, sizeof(why))) TH_LOG("%s", why);
+	for (uint32_t i = 0; i <= n; i++) {
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why)));
+		if (!mst_pipe_check(&p[i], why, sizeof(why)))
+			TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_RET(0, mst_set_state(self->dst.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &s_src));
+	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_dst));
+	EXPECT_EQ(s_src, s_dst);
+	mst_v3_close(&s);
+	mst_v3_close(&d);
+}
+
+/* ---------------------------------------------------------- cancel */
+
+FIXTURE(cancel)
+{
+	struct mst_dev src;
+	struct mst_dev dst;
+};
+
+#define MAX_PATH_LEN 4
+
+FIXTURE_VARIANT(cancel)
+{
+	uint32_t ndirty;		/* 0: v2 */
+	bool resuming;			/* cancel the destination */
+	uint32_t path[MAX_PATH_LEN];	/* arcs from RUNNING (resp. STOP) */
+	uint32_t cancel_to;		/* 0 (ERROR): VFIO_DEVICE_RESET */
+};
+
+#define S(x) VFIO_DEVICE_STATE_##x
+#define CANCEL(name, n, res, to, ...) \
+	FIXTURE_VARIANT_ADD(cancel, name) \
+	{ .ndirty = n, .resuming = res, .path = { __VA_ARGS__ }, .cancel_to = to }
+#define CANCEL_BOTH(name, res, to, ...) \
+	CANCEL(v2_##name, 0, res, to, __VA_ARGS__); \
+	CANCEL(v3_##name, 4, res, to, __VA_ARGS__)
+
+CANCEL_BOTH(pre_copy_to_running, false, S(RUNNING), S(PRE_COPY));
+CANCEL_BOTH(pre_copy_to_stop, false, S(STOP), S(PRE_COPY));
+CANCEL_BOTH(pre_copy_p2p_to_running_p2p, false, S(RUNNING_P2P), S(RUNNING_P2P), S(PRE_COPY_P2P));
+CANCEL_BOTH(pre_copy_p2p_to_running, false, S(RUNNING), S(RUNNING_P2P), S(PRE_COPY_P2P));
+CANCEL_BOTH(stop_copy_to_stop, false, S(STOP), S(STOP_COPY));
+CANCEL_BOTH(stop_copy_to_running, false, S(RUNNING), S(STOP_COPY));
+CANCEL_BOTH(pre_copy_stop_copy_to_running, false, S(RUNNING), S(PRE_COPY), S(STOP_COPY));
+CANCEL_BOTH(stop_copy_reset, false, 0, S(STOP_COPY));
+CANCEL_BOTH(pre_copy_reset, false, 0, S(PRE_COPY));
+CANCEL_BOTH(resuming_to_stop_fails, true, S(STOP), S(RESUMING));
+CANCEL_BOTH(resuming_to_running_fails, true, S(RUNNING), S(RESUMING));
+CANCEL_BOTH(resuming_reset, true, 0, S(RESUMING));
+
+FIXTURE_SETUP(cancel)
+{
+	struct mst_cfg cfg = MST_CFG_DEFAULT;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = SMALL_STATE;
+	cfg.backing = "memory";
+	cfg.dirty_rate = 0;
+	cfg.reinit_period_ms = 0;
+	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
+	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
+}
+
+FIXTURE_TEARDOWN(cancel)
+{
+	mst_dev_destroy(&self->src);
+	mst_dev_destroy(&self->dst);
+}
+
+/* Opens a session on @fd through @path; FDs into @fds (index 0 = data/crit). */
+static int open_path(int fd, uint32_t ndirty, const uint32_t *path, int *fds,
+		     uint32_t *nfds)
+{
+	uint32_t num = ndirty;
+	int ret;
+
+	*nfds = 0;
+	if (ndirty && (ret = mst_ms_set(fd, ndirty)))
+		return ret;
+	for (int i = 0; i < MAX_PATH_LEN && path[i]; i++) {
+		int dfd = -1;
+
+		ret = mst_set_state(fd, path[i], &dfd);
+		if (ret)
+			return ret;
+		if (dfd >= 0)
+			fds[(*nfds)++] = dfd;
+	}
+	if (*nfds != 1)
+		return -EPROTO;
+	if (ndirty) {
+		ret = mst_stream_fds(fd, fds + 1, &num, NULL);
+		if (ret)
+			return ret;
+		*nfds += num;
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(cancel, cancel, 300)
+{
+	int sfds[MST_MAX_STREAMS], dfds[MST_MAX_STREAMS];
+	uint32_t ns = 0, nd = 0, last = 0;
+	uint64_t sum0 = 0, sum1 = 0, s_dst = 0;
+	uint8_t buf[64 * 1024];
+	int ret;
+
+	for (int i = 0; i < MAX_PATH_LEN && variant->path[i]; i++)
+		last = variant->path[i];
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum0));
+
+	if (!variant->resuming) {
+		ASSERT_RET(0, open_path(self->src.fd, variant->ndirty, variant->path,
+					sfds, &ns));
+		ASSERT_STATE(self->src.fd, last);
+		/* Read a little of every stream. */
+		for (uint32_t i = 0; i < ns; i++) {
+			set_nonblock(sfds[i]);
+			ASSERT_NE(0, read(sfds[i], buf, sizeof(buf)));
+		}
+		if (variant->cancel_to)
+			ASSERT_RET(0, mst_set_state(self->src.fd, variant->cancel_to, NULL));
+		else
+			ASSERT_RET(0, mst_reset(self->src.fd));
+		ASSERT_STATE(self->src.fd, variant->cancel_to ?: S(RUNNING));
+		for (uint32_t i = 0; i < ns; i++) {
+			struct vfio_mig_stream_info si;
+
+			EXPECT_SYSERR(ENODEV, read(sfds[i], buf, sizeof(buf)));
+			if (variant->ndirty)
+				EXPECT_RET(-ENODEV, mst_stream_info(sfds[i], &si));
+			close(sfds[i]);
+		}
+		/* The source state is intact. */
+		ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum1));
+		EXPECT_EQ(sum0, sum1);
+		if (variant->cancel_to != S(RUNNING) && variant->cancel_to)
+			ASSERT_EQ(0, mst_set_state(self->src.fd, S(RUNNING), NULL));
+	} else {
+		/* A partial stream into the destination, then give up. */
+		uint32_t path[MAX_PATH_LEN] = { S(STOP_COPY) };
+
+		ASSERT_RET(0, open_path(self->src.fd, variant->ndirty, path, sfds, &ns));
+		ASSERT_RET(0, open_path(self->dst.fd, variant->ndirty, variant->path,
+					dfds, &nd));
+		ASSERT_EQ(ns, nd);
+		for (uint32_t i = 0; i < ns; i++) {
+			ssize_t r = mst_read_full(sfds[i], buf, sizeof(buf));
+
+			ASSERT_GT(r, 0);
+			ASSERT_EQ(0, mst_write_full(dfds[i], buf, r));
+			close(sfds[i]);
+		}
+		ASSERT_EQ(0, mst_set_state(self->src.fd, S(RUNNING), NULL));
+		if (variant->cancel_to) {
+			/* Leaving RESUMING with incomplete streams fails ... */
+			ret = mst_set_state(self->dst.fd, variant->cancel_to, NULL);
+			EXPECT_EQ(-ENODATA, ret) TH_LOG("ret %d (%s)", ret, strerror(-ret));
+			ASSERT_NE(0, ret);
+			/* ... and latches ERROR until a reset. */
+			ASSERT_STATE(self->dst.fd, S(ERROR));
+			EXPECT_RET(-EINVAL, mst_set_state(self->dst.fd, S(RUNNING), NULL));
+			EXPECT_RET(-EINVAL, mst_set_state(self->dst.fd, S(STOP), NULL));
+			ASSERT_STATE(self->dst.fd, S(ERROR));
+		}
+		ASSERT_EQ(0, mst_reset(self->dst.fd));
+		ASSERT_STATE(self->dst.fd, S(RUNNING));
+		for (uint32_t i = 0; i < nd; i++) {
+			EXPECT_SYSERR(ENODEV, write(dfds[i], buf, 48));
+			close(dfds[i]);
+		}
+	}
+
+	/* Both devices still migrate, in the protocol the variant tests. */
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum0));
+	if (variant->ndirty) {
+		struct mst_v3_opts o = { .ndirty = variant->ndirty, .seed = 1,
+					 .monitor = true };
+		struct mst_v3_result res;
+
+		ret = mst_migrate_v3(&self->src, &self->dst, &o, &res);
+		ASSERT_EQ(0, ret) TH_LOG("%s", res.err);
+	} else {
+		struct mst_v2_opts o = { .monitor = true };
+		struct mst_v2_result res;
+
+		ret = mst_migrate_v2(&self->src, &self->dst, &o, &res);
+		ASSERT_EQ(0, ret) TH_LOG("%s", res.err);
+	}
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum1));
+	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_dst));
+	EXPECT_EQ(sum0, sum1);
+	EXPECT_EQ(sum1, s_dst);
+}
+
+/* ---------------------------------------------- FDs closed early */
+
+FIXTURE(early_close)
+{
+	struct mst_dev src;
+	struct mst_dev dst;
+	struct mst_v3_sess s, d;
+	struct mst_pipe p[5];
+	bool pipes;
+};
+
+FIXTURE_SETUP(early_close)
+{
+	struct mst_cfg cfg = MST_CFG_DEFAULT;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = SMALL_STATE;
+	cfg.backing = "memory";
+	cfg.dirty_rate = 0;
+	cfg.reinit_period_ms = 0;
+	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
+	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 4, S(RESUMING), &self->d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, 4, S(STOP_COPY), &self->s));
+	for (uint32_t i = 0; i <= 4; i++)
+		mst_pipe_init(&self->p[i], mst_v3_fd(&self->s, i),
+			      mst_v3_fd(&self->d, i), i, i);
+	self->pipes = true;
+}
+
+FIXTURE_TEARDOWN(early_close)
+{
+	if (self->pipes)
+		for (uint32_t i = 0; i <= 4; i++)
+			mst_pipe_free(&self->p[i]);
+	mst_v3_close(&self->s);
+	mst_v3_close(&self->d);
+	mst_dev_destroy(&self->src);
+	mst_dev_destroy(&self->dst);
+}
+
+/* Closes FD @i of @sess (0 = critical) and marks the pipe done. */
+static void close_stream(struct mst_v3_sess *sess, struct mst_pipe *p, uint32_t i)
+{
+	if (i)
+		close(sess->fds[i - 1]), sess->fds[i - 1] = -1;
+	else
+		close(sess->crit), sess->crit = -1;
+	p[i].eof = true;
+}
+
+static void expect_dst_fails_then_recovers(struct __test_metadata *_metadata,
+					   FIXTURE_DATA(early_close) *self)
+{
+	uint64_t sum = 0, sum1 = 0;
+	int ret;
+
+	ret = mst_set_state(self->dst.fd, S(STOP), NULL);
+	EXPECT_EQ(-ENODATA, ret) TH_LOG("RESUMING -> STOP: %d (%s)", ret, strerror(-ret));
+	ASSERT_NE(0, ret);
+	ASSERT_STATE(self->dst.fd, S(ERROR));
+	ASSERT_EQ(0, mst_reset(self->dst.fd));
+	ASSERT_STATE(self->dst.fd, S(RUNNING));
+	/* The source finishes normally and is intact. */
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(RUNNING), NULL));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum1));
+	EXPECT_EQ(sum, sum1);
+}
+
+TEST_F_TIMEOUT(early_close, source_dirty_fd_closed, 120)
+{
+	char why[256];
+
+	close_stream(&self->s, self->p, 2);
+	ASSERT_EQ(0, mst_drain(self->p, 5, 60, why, sizeof(why))) TH_LOG("%s", why);
+	expect_dst_fails_then_recovers(_metadata, self);
+}
+
+TEST_F_TIMEOUT(early_close, source_critical_fd_closed, 120)
+{
+	char why[256];
+
+	close_stream(&self->s, self->p, 0);
+	ASSERT_EQ(0, mst_drain(self->p, 5, 60, why, sizeof(why))) TH_LOG("%s", why);
+	expect_dst_fails_then_recovers(_metadata, self);
+}
+
+TEST_F_TIMEOUT(early_close, destination_dirty_fd_closed, 120)
+{
+	char why[256];
+
+	/* Its bytes have nowhere to go: read them, drop them. */
+	close(self->d.fds[3]);
+	self->d.fds[3] = -1;
+	self->p[4].dst = -1;
+	ASSERT_EQ(0, mst_drain(self->p, 5, 60, why, sizeof(why))) TH_LOG("%s", why);
+	expect_dst_fails_then_recovers(_metadata, self);
+}
+
+TEST_F_TIMEOUT(early_close, first_fd_set_closed_second_used, 120)
+{
+	int fds[4];
+	uint32_t num = 4;
+	uint64_t s_src = 0, s_dst = 0;
+	char why[256];
+
+	/* New descriptors for the same streams; the first set goes away. */
+	ASSERT_EQ(0, mst_stream_fds(self->src.fd, fds, &num, NULL));
+	for (uint32_t i = 0; i < 4; i++) {
+		close(self->s.fds[i]);
+		self->s.fds[i] = fds[i];
+		self->p[i + 1].src = fds[i];
+	}
+	ASSERT_EQ(0, mst_drain(self->p, 5, 60, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &s_src));
+	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_dst));
+	EXPECT_EQ(s_src, s_dst);
+}
+
+TEST_F_TIMEOUT(early_close, everything_closed_then_new_session, 120)
+{
+	struct mst_v3_opts o = { .ndirty = 4, .seed = 2, .monitor = true };
+	struct mst_v3_result res;
+	uint64_t s_src = 0, s_dst = 0;
+	uint8_t buf[4096];
+
+	/* Half-read streams, all FDs closed, sessions cancelled. */
+	for (uint32_t i = 0; i <= 4; i++)
+		ASSERT_GT(read(mst_v3_fd(&self->s, i), buf, sizeof(buf)), 0);
+	mst_v3_close(&self->s);
+	mst_v3_close(&self->d);
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(RUNNING), NULL));
+	ASSERT_NE(0, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_reset(self->dst.fd));
+	/* No leak, no stuck state: a fresh migration works. */
+	ASSERT_EQ(0, mst_migrate_v3(&self->src, &self->dst, &o, &res)) TH_LOG("%s", res.err);
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &s_src));
+	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_dst));
+	EXPECT_EQ(s_src, s_dst);
+}
+
+/* ------------------------------------------------ v2 users unaffected */
+
+FIXTURE(coexist)
+{
+	struct mst_dev a, b, c, d;
+};
+
+FIXTURE_SETUP(coexist)
+{
+	struct mst_cfg cfg = MST_CFG_DEFAULT;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = 32 * MST_MIB;
+	cfg.backing = "memory";
+	cfg.dirty_rate = 0;
+	cfg.reinit_period_ms = 0;
+	cfg.v2_mode = "single";
+	ASSERT_EQ(0, mst_dev_create_open(&self->a, &cfg));
+	ASSERT_EQ(0, mst_dev_create_open(&self->b, &cfg));
+	ASSERT_EQ(0, mst_dev_create_open(&self->c, &cfg));
+	ASSERT_EQ(0, mst_dev_create_open(&self->d, &cfg));
+	ASSERT_EQ(0, mst_perturb(self->a.uuid, 200, 3000));
+	ASSERT_EQ(0, mst_perturb(self->c.uuid, 200, 3000));
+}
+
+FIXTURE_TEARDOWN(coexist)
+{
+	mst_dev_destroy(&self->a);
+	mst_dev_destroy(&self->b);
+	mst_dev_destroy(&self->c);
+	mst_dev_destroy(&self->d);
+}
+
+struct v3_job {
+	struct mst_dev *src, *dst;
+	struct mst_v3_opts o;
+	struct mst_v3_result res;
+	int ret;
+};
+
+static void *v3_job_run(void *arg)
+{
+	struct v3_job *j = arg;
+
+	j->ret = mst_migrate_v3(j->src, j->dst, &j->o, &j->res);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(coexist, v2_on_another_instance_during_v3, 600)
+{
+	struct v3_job j = { .src = &self->a, .dst = &self->b,
+			    .o = { .ndirty = 4, .seed = mst_seed(), .precopy = true,
+				   .precopy_ms = 500, .monitor = true } };
+	struct mst_v2_opts o2 = { .precopy = true, .precopy_rounds = 2,
+				  .precopy_ms = 500, .monitor = true };
+	struct mst_v2_result r2;
+	struct vfio_device_feature_mig_multistream ms;
+	uint64_t sa = 0, sb = 0, sc = 0, sd = 0;
+	pthread_t t;
+	int ret2;
+
+	TH_LOG("seed %#llx", (unsigned long long)j.o.seed);
+	ASSERT_EQ(0, pthread_create(&t, NULL, v3_job_run, &j));
+	ret2 = mst_migrate_v2(&self->c, &self->d, &o2, &r2);
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, j.ret) TH_LOG("v3: %s", j.res.err);
+	ASSERT_EQ(0, ret2) TH_LOG("v2: %s", r2.err);
+	ASSERT_EQ(0, mst_checksum(self->a.uuid, &sa));
+	ASSERT_EQ(0, mst_checksum(self->b.uuid, &sb));
+	ASSERT_EQ(0, mst_checksum(self->c.uuid, &sc));
+	ASSERT_EQ(0, mst_checksum(self->d.uuid, &sd));
+	EXPECT_EQ(sa, sb);
+	EXPECT_EQ(sc, sd);
+	/* The v2 pair never saw v3. */
+	ASSERT_EQ(0, mst_ms_get(self->c.fd, &ms));
+	EXPECT_EQ(0, ms.num_dirty);
+}
+
+TEST_F_TIMEOUT(coexist, v2_on_the_same_device_after_v3, 600)
+{
+	struct mst_v3_opts o3 = { .ndirty = 8, .seed = mst_seed(), .monitor = true };
+	struct mst_v2_opts o2 = { .monitor = true };
+	struct mst_v3_result r3;
+	struct mst_v2_result r2;
+	uint64_t sa = 0, sb = 0;
+
+	ASSERT_EQ(0, mst_migrate_v3(&self->a, &self->b, &o3, &r3)) TH_LOG("%s", r3.err);
+	ASSERT_EQ(0, mst_checksum(self->a.uuid, &sa));
+	ASSERT_EQ(0, mst_checksum(self->b.uuid, &sb));
+	EXPECT_EQ(sa, sb);
+	/* Back to v2 on the same pair, in the other direction. */
+	ASSERT_EQ(0, mst_ms_set(self->a.fd, 0));
+	ASSERT_EQ(0, mst_ms_set(self->b.fd, 0));
+	ASSERT_EQ(0, mst_set_state(self->a.fd, S(RUNNING), NULL));
+	ASSERT_EQ(0, mst_set_state(self->b.fd, S(RUNNING), NULL));
+	ASSERT_EQ(0, mst_perturb(self->b.uuid, 200, 0));
+	ASSERT_EQ(0, mst_migrate_v2(&self->b, &self->a, &o2, &r2)) TH_LOG("%s", r2.err);
+	ASSERT_EQ(0, mst_checksum(self->a.uuid, &sa));
+	ASSERT_EQ(0, mst_checksum(self->b.uuid, &sb));
+	EXPECT_EQ(sa, sb);
+}
+
+TEST_HARNESS_MAIN
