@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio-mstream: the migration state machine, the saving and resuming
+ * sessions, and the migration features and ioctls of both protocols.
+ *
+ * As in mlx5, the FSM step is a flat list of the arcs
+ * vfio_mig_get_next_state() may ask for; combination arcs are walked one
+ * step at a time under state_mutex.
+ */
+
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "mst.h"
+
+const char *mst_mig_state_name(enum vfio_device_mig_state state)
+{
+	static const char * const names[] = {
+		[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+		[VFIO_DEVICE_STATE_STOP] = "STOP",
+		[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+		[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+		[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+		[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+		[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+		[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+	};
+
+	if ((unsigned int)state >= ARRAY_SIZE(names) || !names[state])
+		return "UNKNOWN";
+	return names[state];
+}
+
+/* ---- sessions ---- */
+
+static void mst_sess_free(struct kref *ref)
+{
+	struct mst_sess *sess = container_of(ref, struct mst_sess, ref);
+	struct mst_dev *dev = sess->dev;
+	u32 i;
+
+	if (sess->kind == MST_SESS_SAVE)
+		mst_fw_release(sess);
+	for (i = 0; i < sess->nfiles; i++) {
+		struct mst_stream *s = &sess->s[i];
+
+		if (s->rx_ready)
+			mst_rx_parser_destroy(&s->rx);
+		mutex_destroy(&s->lock);
+		mutex_destroy(&s->wlock);
+	}
+	vfree(sess->rx_gen);
+	kvfree(sess);
+	/* may free the device, if it was removed meanwhile */
+	put_device(&dev->vdev.device);
+}
+
+void mst_sess_put(struct mst_sess *sess)
+{
+	kref_put(&sess->ref, mst_sess_free);
+}
+
+static struct mst_sess *mst_sess_alloc(struct mst_dev *dev,
+				       enum mst_sess_kind kind, u32 nfiles)
+{
+	struct mst_sess *sess;
+	u32 i;
+
+	sess = kvzalloc(struct_size(sess, s, nfiles), GFP_KERNEL);
+	if (!sess)
+		return NULL;
+	sess->nfiles = nfiles;
+	kref_init(&sess->ref);
+	get_device(&dev->vdev.device);
+	sess->dev = dev;
+	sess->kind = kind;
+	sess->chunk_size = READ_ONCE(dev->cfg.chunk_size);
+	sess->read_ahead = READ_ONCE(dev->cfg.read_ahead);
+	sess->maxp = mst_fw_maxp(sess->chunk_size);
+	sess->crit_size = dev->st.crit_size;
+	for (i = 0; i < nfiles; i++) {
+		struct mst_stream *s = &sess->s[i];
+
+		s->sess = sess;
+		s->id = i;
+		atomic64_set(&s->xfer, 0);
+		mutex_init(&s->lock);
+		mutex_init(&s->wlock);
+	}
+	return sess;
+}
+
+/* Creates the files of every stream; each holds a session reference. */
+static int mst_sess_open_files(struct mst_sess *sess)
+{
+	u32 i;
+
+	for (i = 0; i < sess->nfiles; i++) {
+		struct file *filp = mst_file_open(&sess->s[i]);
+
+		if (IS_ERR(filp))
+			return PTR_ERR(filp);
+		sess->s[i].filp = filp;
+	}
+	return 0;
+}
+
+/* Drops the session's own file references (an FD may keep its file). */
+static void mst_sess_put_files(struct mst_sess *sess)
+{
+	u32 i;
+
+	for (i = 0; i < sess->nfiles; i++) {
+		if (sess->s[i].filp)
+			fput(sess->s[i].filp);
+		sess->s[i].filp = NULL;
+	}
+}
+
+/* state_mutex held: detach and end the device's session, if any. */
+static void mst_sess_close(struct mst_dev *dev)
+{
+	struct mst_sess *sess = dev->sess;
+	u32 i;
+
+	lockdep_assert_held(&dev->state_mutex);
+	if (!sess)
+		return;
+
+	mutex_lock(&dev->sess_lock);
+	if (dev->reinit_sess == sess)
+		dev->reinit_sess = NULL;
+	mutex_unlock(&dev->sess_lock);
+
+	sess->dead = true;
+	if (sess->kind == MST_SESS_SAVE) {
+		mst_fw_stop(sess);
+	} else {
+		for (i = 0; i < sess->nfiles; i++) {
+			mutex_lock(&sess->s[i].wlock);
+			sess->s[i].dead = true;
+			mutex_unlock(&sess->s[i].wlock);
+		}
+	}
+	for (i = 0; i < sess->nfiles; i++) {
+		u64 n = atomic64_xchg(&sess->s[i].xfer, 0);
+
+		atomic64_add(n, sess->kind == MST_SESS_SAVE ?
+			     &dev->bytes_saved : &dev->bytes_loaded);
+	}
+	mst_sess_put_files(sess);
+	dev->sess = NULL;
+	mst_sess_put(sess);
+}
+
+/* state_mutex held: RUNNING -> PRE_COPY, RUNNING_P2P -> PRE_COPY_P2P, STOP -> STOP_COPY. */
+static struct file *mst_save_open(struct mst_dev *dev, bool precopy)
+{
+	u32 ndirty = dev->num_dirty, nfiles = ndirty ? ndirty + 1 : 1;
+	struct mst_sess *sess;
+	int ret;
+
+	lockdep_assert_held(&dev->state_mutex);
+
+	sess = mst_sess_alloc(dev, MST_SESS_SAVE, nfiles);
+	if (!sess)
+		return ERR_PTR(-ENOMEM);
+	if (ndirty) {
+		sess->protocol = 3;
+		sess->nsub = nfiles;
+	} else {
+		sess->protocol = 2;
+		sess->mux = READ_ONCE(dev->cfg.v2_mode) == MST_V2_MUX;
+		sess->nsub = sess->mux ? READ_ONCE(dev->cfg.engines) + 1 : 1;
+	}
+
+	ret = mst_fw_init_save(sess);
+	if (ret)
+		goto err_stop_fw;
+	ret = mst_sess_open_files(sess);
+	if (ret)
+		goto err_stop_fw;
+
+	dev->sess = sess;
+	mutex_lock(&dev->sess_lock);
+	dev->reinit_sess = sess;
+	mutex_unlock(&dev->sess_lock);
+	mst_fw_go(sess, precopy);
+	return get_file(sess->s[0].filp);
+
+err_stop_fw:
+	mst_fw_stop(sess);
+	mst_sess_put_files(sess);
+	mst_sess_put(sess);
+	return ERR_PTR(ret);
+}
+
+/* state_mutex held: STOP -> RESUMING. */
+static struct file *mst_resume_open(struct mst_dev *dev)
+{
+	u32 ndirty = dev->num_dirty, nfiles = ndirty ? ndirty + 1 : 1, i;
+	struct mst_geometry geo;
+	struct mst_sess *sess;
+	int ret;
+
+	lockdep_assert_held(&dev->state_mutex);
+
+	sess = mst_sess_alloc(dev, MST_SESS_RESUME, nfiles);
+	if (!sess)
+		return ERR_PTR(-ENOMEM);
+	sess->protocol = ndirty ? 3 : 2;
+	/* v2: the stream count comes from the source (mux or not) */
+	sess->nsub = ndirty ? nfiles : 0;
+
+	sess->rx_gen = vzalloc(dev->st.npages * sizeof(u32));
+	if (!sess->rx_gen) {
+		ret = -ENOMEM;
+		goto err_put_sess;
+	}
+	mst_state_geometry(dev, &geo, sess->protocol, sess->nsub);
+	mst_rx_session_init(&sess->rx, &mst_rx_ops, sess, &geo);
+	for (i = 0; i < nfiles; i++) {
+		ret = mst_rx_parser_init(&sess->s[i].rx, &sess->rx,
+					 ndirty ? i : MST_RX_ANY_STREAM);
+		if (ret)
+			goto err_put_sess;
+		sess->s[i].rx_ready = true;
+	}
+	ret = mst_sess_open_files(sess);
+	if (ret)
+		goto err_put_files;
+
+	dev->sess = sess;
+	return get_file(sess->s[0].filp);
+
+err_put_files:
+	mst_sess_put_files(sess);
+err_put_sess:
+	mst_sess_put(sess);
+	return ERR_PTR(ret);
+}
+
+/* state_mutex held: RESUMING -> STOP; the session's verdict. */
+static int mst_resume_finish(struct mst_dev *dev)
+{
+	struct mst_sess *sess = dev->sess;
+	u32 i;
+	int ret;
+
+	lockdep_assert_held(&dev->state_mutex);
+	if (!sess || sess->kind != MST_SESS_RESUME)
+		return -ENODATA;
+
+	/* no write in flight from here on */
+	for (i = 0; i < sess->nfiles; i++) {
+		mutex_lock(&sess->s[i].wlock);
+		sess->s[i].dead = true;
+		mutex_unlock(&sess->s[i].wlock);
+	}
+	ret = mst_rx_session_complete(&sess->rx);
+	mst_sess_close(dev);
+	return ret;
+}
+
+/* ---- the FSM ---- */
+
+static bool mst_arc(enum vfio_device_mig_state cur,
+		    enum vfio_device_mig_state new,
+		    enum vfio_device_mig_state from,
+		    enum vfio_device_mig_state to)
+{
+	return cur == from && new == to;
+}
+
+static struct file *mst_step_locked(struct mst_dev *dev,
+				    enum vfio_device_mig_state new)
+{
+	enum vfio_device_mig_state cur = dev->mig_state;
+	int ret;
+
+	lockdep_assert_held(&dev->state_mutex);
+
+	if (mst_arc(cur, new, VFIO_DEVICE_STATE_RUNNING,
+		    VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_PRE_COPY,
+		    VFIO_DEVICE_STATE_PRE_COPY_P2P) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_RUNNING_P2P,
+		    VFIO_DEVICE_STATE_RUNNING) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_PRE_COPY_P2P,
+		    VFIO_DEVICE_STATE_PRE_COPY) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_RUNNING_P2P,
+		    VFIO_DEVICE_STATE_STOP) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_STOP,
+		    VFIO_DEVICE_STATE_RUNNING_P2P))
+		return NULL;	/* the workload follows the state, see caller */
+
+	if (mst_arc(cur, new, VFIO_DEVICE_STATE_RUNNING,
+		    VFIO_DEVICE_STATE_PRE_COPY) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_RUNNING_P2P,
+		    VFIO_DEVICE_STATE_PRE_COPY_P2P))
+		return mst_save_open(dev, true);
+
+	if (mst_arc(cur, new, VFIO_DEVICE_STATE_STOP,
+		    VFIO_DEVICE_STATE_STOP_COPY))
+		return mst_save_open(dev, false);
+
+	if (mst_arc(cur, new, VFIO_DEVICE_STATE_PRE_COPY_P2P,
+		    VFIO_DEVICE_STATE_STOP_COPY)) {
+		if (dev->sess)
+			mst_fw_stop_copy(dev->sess);
+		return NULL;
+	}
+
+	if (mst_arc(cur, new, VFIO_DEVICE_STATE_PRE_COPY,
+		    VFIO_DEVICE_STATE_RUNNING) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_PRE_COPY_P2P,
+		    VFIO_DEVICE_STATE_RUNNING_P2P) ||
+	    mst_arc(cur, new, VFIO_DEVICE_STATE_STOP_COPY,
+		    VFIO_DEVICE_STATE_STOP)) {
+		/* saving only read the state: it is intact */
+		mst_sess_close(dev);
+		return NULL;
+	}
+
+	if (mst_arc(cur, new, VFIO_DEVICE_STATE_STOP,
+		    VFIO_DEVICE_STATE_RESUMING))
+		return mst_resume_open(dev);
+
+	if (mst_arc(cur, new, VFIO_DEVICE_STATE_RESUMING,
+		    VFIO_DEVICE_STATE_STOP)) {
+		ret = mst_resume_finish(dev);
+		if (ret) {
+			dev->mig_state = VFIO_DEVICE_STATE_ERROR;
+			return ERR_PTR(ret);
+		}
+		return NULL;
+	}
+
+	/* vfio_mig_get_next_state() asks for no other arc */
+	return ERR_PTR(-EINVAL);
+}
+
+static struct file *mst_set_state(struct vfio_device *vdev,
+				  enum vfio_device_mig_state new_state)
+{
+	struct mst_dev *dev = mst_vdev_to_dev(vdev);
+	enum vfio_device_mig_state next;
+	struct file *res = NULL;
+	int ret;
+
+	mutex_lock(&dev->state_mutex);
+	/* ERROR has no arc out but reset (and the core would WARN) */
+	if (dev->mig_state == VFIO_DEVICE_STATE_ERROR) {
+		res = ERR_PTR(-EINVAL);
+		goto out_unlock;
+	}
+	while (new_state != dev->mig_state) {
+		ret = vfio_mig_get_next_state(vdev, dev->mig_state, new_state,
+					      &next);
+		if (ret) {
+			res = ERR_PTR(ret);
+			break;
+		}
+		res = mst_step_locked(dev, next);
+		if (IS_ERR(res))
+			break;
+		dev->mig_state = next;
+		mst_wl_set_active(dev, next == VFIO_DEVICE_STATE_RUNNING ||
+				       next == VFIO_DEVICE_STATE_PRE_COPY);
+		if (res && new_state != dev->mig_state) {
+			/* an FD only ever comes from the last arc */
+			fput(res);
+			res = ERR_PTR(-EINVAL);
+			break;
+		}
+	}
+out_unlock:
+	mutex_unlock(&dev->state_mutex);
+	return res;
+}
+
+static int mst_get_state(struct vfio_device *vdev,
+			 enum vfio_device_mig_state *curr_state)
+{
+	struct mst_dev *dev = mst_vdev_to_dev(vdev);
+
+	mutex_lock(&dev->state_mutex);
+	*curr_state = dev->mig_state;
+	mutex_unlock(&dev->state_mutex);
+	return 0;
+}
+
+static int mst_get_data_size(struct vfio_device *vdev,
+			     unsigned long *stop_copy_length)
+{
+	struct mst_dev *dev = mst_vdev_to_dev(vdev);
+	struct mst_sess *sess;
+	u64 size = 0;
+	u32 i;
+	int ret;
+
+	mutex_lock(&dev->state_mutex);
+	ret = mst_state_ensure(dev);
+	if (ret)
+		goto out_unlock;
+	sess = dev->sess;
+	if (sess && sess->kind == MST_SESS_SAVE) {
+		for (i = 0; i < sess->nfiles; i++)
+			size += mst_fw_remaining(&sess->s[i]);
+	} else {
+		size = mst_fw_full_size(dev);
+	}
+	*stop_copy_length = size;
+out_unlock:
+	mutex_unlock(&dev->state_mutex);
+	return ret;
+}
+
+const struct vfio_migration_ops mst_mig_ops = {
+	.migration_set_state = mst_set_state,
+	.migration_get_state = mst_get_state,
+	.migration_get_data_size = mst_get_data_size,
+};
+
+/* The device does no DMA: nothing to log, as in mtty. */
+static int mst_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges,
+			 u32 nnodes, u64 *page_size)
+{
+	return 0;
+}
+
+static int mst_log_stop(struct vfio_device *vdev)
+{
+	return 0;
+}
+
+static int mst_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
+				  unsigned long length,
+				  struct iova_bitmap *dirty)
+{
+	return 0;
+}
+
+const struct vfio_log_ops mst_log_ops = {
+	.log_start = mst_log_start,
+	.log_stop = mst_log_stop,
+	.log_read_and_clear = mst_log_read_and_clear,
+};
+
+/**
+ * mst_mig_close() - the device FD closed: end any session
+ * @dev: the device.
+ */
+void mst_mig_close(struct mst_dev *dev)
+{
+	mutex_lock(&dev->state_mutex);
+	mst_wl_set_active(dev, false);
+	mst_sess_close(dev);
+	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	dev->precopy_v2 = false;
+	dev->num_dirty = 0;
+	mutex_unlock(&dev->state_mutex);
+}
+
+/**
+ * mst_mig_reset() - VFIO_DEVICE_RESET: back to RUNNING with a fresh state
+ * @dev: the device.
+ */
+int mst_mig_reset(struct mst_dev *dev)
+{
+	mutex_lock(&dev->state_mutex);
+	mst_wl_set_active(dev, false);
+	mst_sess_close(dev);
+	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	dev->num_dirty = 0;
+	mst_state_fresh(dev);
+	mst_wl_set_active(dev, true);
+	mutex_unlock(&dev->state_mutex);
+	return 0;
+}
+
+/* ---- device features ---- */
+
+static int mst_feature_precopy_v2(struct mst_dev *dev, u32 flags,
+				  void __user *arg, size_t argsz)
+{
+	int ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET, 0);
+
+	if (ret != 1)
+		return ret;
+	/* no data; whatever is supplied is ignored */
+	mutex_lock(&dev->state_mutex);
+	WRITE_ONCE(dev->precopy_v2, true);
+	mutex_unlock(&dev->state_mutex);
+	return 0;
+}
+
+static bool mst_state_sessionless(enum vfio_device_mig_state state)
+{
+	return state == VFIO_DEVICE_STATE_RUNNING ||
+	       state == VFIO_DEVICE_STATE_RUNNING_P2P ||
+	       state == VFIO_DEVICE_STATE_STOP;
+}
+
+static int mst_feature_multistream(struct mst_dev *dev, u32 flags,
+				   void __user *arg, size_t argsz)
+{
+	struct vfio_device_feature_mig_multistream ms;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz,
+				 VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_SET, sizeof(ms));
+	if (ret != 1)
+		return ret;
+
+	if (flags & VFIO_DEVICE_FEATURE_GET) {
+		memset(&ms, 0, sizeof(ms));
+		mutex_lock(&dev->state_mutex);
+		ms.num_dirty = dev->num_dirty;
+		mutex_unlock(&dev->state_mutex);
+		ms.max_dirty = MST_MAX_DIRTY;
+		return copy_to_user(arg, &ms, sizeof(ms)) ? -EFAULT : 0;
+	}
+
+	if (copy_from_user(&ms, arg, sizeof(ms)))
+		return -EFAULT;
+	if (ms.flags || ms.max_dirty || ms.reserved)
+		return -EINVAL;
+	if (ms.num_dirty > MST_MAX_DIRTY)
+		return -ERANGE;
+	mutex_lock(&dev->state_mutex);
+	if (!mst_state_sessionless(dev->mig_state) || dev->sess)
+		ret = -EBUSY;
+	else
+		dev->num_dirty = ms.num_dirty;
+	mutex_unlock(&dev->state_mutex);
+	return ret == 1 ? 0 : ret;
+}
+
+static int mst_feature_stream_fds(struct mst_dev *dev, u32 flags,
+				  void __user *arg, size_t argsz)
+{
+	struct vfio_device_feature_mig_stream_fds hdr;
+	s32 fds[MST_MAX_DIRTY];
+	struct mst_sess *sess;
+	u32 n, i;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+				 sizeof(hdr));
+	if (ret != 1)
+		return ret;
+	if (copy_from_user(&hdr, arg, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.flags)
+		return -EINVAL;
+
+	mutex_lock(&dev->state_mutex);
+	sess = dev->sess;
+	if (!sess || sess->protocol != 3) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	n = sess->nfiles - 1;
+	if (hdr.num_fds < n) {
+		ret = put_user(n, (u32 __user *)arg) ? -EFAULT : -ENOSPC;
+		goto out_unlock;
+	}
+	if (argsz < sizeof(hdr) + (size_t)n * sizeof(s32)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+
+	for (i = 0; i < n; i++) {
+		fds[i] = get_unused_fd_flags(O_CLOEXEC);
+		if (fds[i] < 0) {
+			ret = fds[i];
+			goto out_put_fds;
+		}
+	}
+	hdr.num_fds = n;
+	hdr.flags = sess->kind == MST_SESS_RESUME ?
+		    VFIO_MIG_STREAM_FDS_RESUMING : 0;
+	if (copy_to_user(arg, &hdr, sizeof(hdr)) ||
+	    copy_to_user(arg + sizeof(hdr), fds, n * sizeof(s32))) {
+		ret = -EFAULT;
+		goto out_put_fds;
+	}
+	for (i = 0; i < n; i++)
+		fd_install(fds[i], get_file(sess->s[i + 1].filp));
+	ret = 0;
+	goto out_unlock;
+
+out_put_fds:
+	while (i--)
+		put_unused_fd(fds[i]);
+out_unlock:
+	mutex_unlock(&dev->state_mutex);
+	return ret;
+}
+
+/**
+ * mst_mig_feature() - VFIO_DEVICE_FEATURE migration features the core leaves
+ *	to the driver
+ * @dev: the device.
+ * @flags: the feature index and GET/SET/PROBE.
+ * @arg: the payload.
+ * @argsz: its size.
+ *
+ * Return: 0 or a negative errno; -ENOTTY for an unknown feature.
+ */
+int mst_mig_feature(struct mst_dev *dev, u32 flags, void __user *arg,
+		    size_t argsz)
+{
+	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2:
+		return mst_feature_precopy_v2(dev, flags, arg, argsz);
+	case VFIO_DEVICE_FEATURE_MIG_MULTISTREAM:
+		return mst_feature_multistream(dev, flags, arg, argsz);
+	case VFIO_DEVICE_FEATURE_MIG_STREAM_FDS:
+		return mst_feature_stream_fds(dev, flags, arg, argsz);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* ---- ioctls of the migration FDs ---- */
+
+static bool mst_precopy_state(enum vfio_device_mig_state state)
+{
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
+/* state_mutex held: the stream's session is the device's live one. */
+static bool mst_sess_live(struct mst_stream *s)
+{
+	struct mst_dev *dev = s->sess->dev;
+
+	lockdep_assert_held(&dev->state_mutex);
+	return dev->sess == s->sess && !s->sess->dead;
+}
+
+/**
+ * mst_mig_precopy_ioctl() - VFIO_MIG_GET_PRECOPY_INFO on a data_fd
+ * @s: v2's data_fd stream, or v3's critical stream.
+ * @arg: struct vfio_precopy_info.
+ *
+ * Without the MIG_PRECOPY_INFOv2 opt-in, @flags is echoed back as every
+ * driver did before Linux 7.1; with it, @flags is an output.
+ */
+long mst_mig_precopy_ioctl(struct mst_stream *s, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_precopy_info, dirty_bytes);
+	struct mst_sess *sess = s->sess;
+	struct mst_dev *dev = sess->dev;
+	struct vfio_precopy_info info;
+	bool optin, reinit = false;
+	u64 initial = 0, dirty = 0;
+	int ret = 0;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	mutex_lock(&dev->state_mutex);
+	if (!mst_precopy_state(dev->mig_state)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (!mst_sess_live(s)) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	optin = dev->precopy_v2;
+
+	mst_fw_precopy_info(s, optin, &reinit, &initial, &dirty);
+	mutex_unlock(&dev->state_mutex);
+
+	if (optin)
+		info.flags = reinit ? VFIO_PRECOPY_INFO_REINIT : 0;
+	info.initial_bytes = initial;
+	info.dirty_bytes = dirty;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+
+out_unlock:
+	mutex_unlock(&dev->state_mutex);
+	return ret;
+}
+
+/**
+ * mst_mig_stream_info_ioctl() - VFIO_MIG_GET_STREAM_INFO on a v3 stream FD
+ * @s: the stream.
+ * @arg: struct vfio_mig_stream_info.
+ */
+long mst_mig_stream_info_ioctl(struct mst_stream *s, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_mig_stream_info,
+					  queued_bytes);
+	struct mst_sess *sess = s->sess;
+	struct mst_dev *dev = sess->dev;
+	struct vfio_mig_stream_info info;
+	int ret = 0;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.flags)
+		return -EINVAL;
+
+	mutex_lock(&dev->state_mutex);
+	if (!mst_sess_live(s))
+		ret = -ENODEV;
+	else if (sess->kind != MST_SESS_SAVE ||
+		 !(mst_precopy_state(dev->mig_state) ||
+		   dev->mig_state == VFIO_DEVICE_STATE_STOP_COPY))
+		ret = -EINVAL;
+	else
+		ret = mst_fw_stream_info(s, &info);
+	mutex_unlock(&dev->state_mutex);
+	if (ret)
+		return ret;
+
+	info.stream_id = s->id;
+	info.num_streams = sess->nfiles;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
