@@ -90,8 +90,9 @@ if ! setup; then
 elif ! cd "$MST_CWD"; then
 	status=121
 elif [ "$MST_INTERACTIVE" = 1 ]; then
-	# setsid -c: the shell owns the console, so job control and ^C work.
-	env -i "${cmd_env[@]}" TERM=linux setsid -c -w bash -i
+	# On ttyS0 itself (/dev/console cannot be a controlling terminal), in a session
+	# of its own (setsid -c), so that job control and ^C work.
+	env -i "${cmd_env[@]}" TERM=linux setsid -c -w bash -i < /dev/ttyS0 > /dev/ttyS0 2>&1
 	status=$?
 elif [ "${#MST_CMD[@]}" -eq 1 ]; then
 	env -i "${cmd_env[@]}" bash -c "${MST_CMD[0]}" < /dev/null
