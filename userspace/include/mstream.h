@@ -294,14 +294,27 @@ struct mstream_source;
 struct mstream_sink;
 
 /* TCP endpoint, for a sending sink or a receiving source. */
+/*
+ * TCP: one control connection plus one connection per stream, each opened
+ * with a fixed 128-byte hello carrying the session token, which the receiver
+ * compares in constant time before it reads anything else. The receiver
+ * accepts exactly the connections the sender's layout announces and then
+ * closes its listening socket. Both ends exchange heartbeats on the control
+ * connection; a peer that goes silent, closes early or aborts fails the
+ * session with a message instead of hanging it.
+ */
 struct mstream_tcp_params {
 	const char *host;	/* address: sink connects, source binds;
 				 * NULL = 127.0.0.1 (loopback) */
 	uint16_t port;		/* source: 0 = any free port */
 	const char *token;	/* session token, both ends; 16..64 bytes */
-	uint64_t timeout_ns;	/* connect/accept/hello/ack, and the longest
+	uint64_t timeout_ns;	/* connect, hello, replies, and the longest
 				 * silence on the control connection; 0 = 10 s */
+	uint64_t accept_timeout_ns; /* source: wait for the sender; 0 = 60 s */
 	unsigned int flags;	/* MSTREAM_TCP_* */
+	/* Source: told about each rejected connection (NULL: silent). */
+	void (*log)(const char *msg, void *arg);
+	void *log_arg;
 };
 #define MSTREAM_TCP_NO_CHECKSUM (1u << 0) /* do not xxh64 the streams */
 

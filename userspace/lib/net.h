@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net.h - the TCP transport's wire format and its control connection.
+ *
+ * Every connection starts with a hello (128 bytes, little-endian):
+ *   magic "MSTREAM1", version 1, role (control or stream), device and stream
+ *   index (stream role), token length and the token, zero-padded to 64 bytes.
+ * The receiver checks it before anything else and compares all 64 token
+ * bytes and the length in constant time.
+ *
+ * Then, on the control connection only, frames: a 12-byte header (magic
+ * "MSCF", type, flags, payload length <= 64 KiB) and a payload:
+ *   LAYOUT     sender -> receiver  devices, and per device num_dirty, streams, name
+ *   READY      receiver -> sender  status (the destination is resuming)
+ *   SWITCHOVER sender -> receiver  the sources are stopping: downtime starts
+ *   END        sender -> receiver  device d: per stream bytes and xxh64
+ *   ACK        receiver -> sender  status and message: destinations RUNNING
+ *   SUMS       receiver -> sender  the destinations' checksums
+ *   HEARTBEAT  both ways, every second
+ *   ABORT      both ways: status and message
+ * Data connections carry the stream's bytes, raw, until the sender's
+ * shutdown(); END says how many there were.
+ */
+#ifndef MSTREAM_NET_H
+#define MSTREAM_NET_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "internal.h"
+
+#define NET_HELLO_MAGIC "MSTREAM1"
+#define NET_VERSION 1
+#define NET_FRAME_MAGIC 0x4643534dU /* "MSCF" */
+#define NET_FRAME_MAX 65536
+#define NET_HEARTBEAT_NS (1000 * NSEC_PER_MSEC)
+
+enum { NET_ROLE_CONTROL = 1, NET_ROLE_STREAM = 2 };
+
+enum {
+	F_LAYOUT = 1,
+	F_READY,
+	F_SWITCHOVER,
+	F_END,
+	F_ACK,
+	F_SUMS,
+	F_HEARTBEAT,
+	F_ABORT,
+};
+
+struct net_hello {
+	char magic[8];
+	uint32_t version, role, dev, stream, token_len;
+	uint8_t token[MSTREAM_TOKEN_MAX];
+	uint8_t pad[36];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct net_hello) == 128, "hello is 128 bytes on the wire");
+
+struct net_end_stream {
+	uint64_t bytes, xxh64;
+	uint32_t has_xxh64;
+};
+
+/* What arrived on a control connection; under ctl->lock. */
+struct ctl {
+	int fd;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool running, stop;
+	uint64_t timeout_ns, last_rx, last_tx;
+	int peer_err;
+	char peer_msg[384];
+	struct mstream_session *session; /* failed when the peer is lost */
+	const char *who;		 /* "receiver" or "sender", for messages */
+
+	uint64_t t_switchover;
+	uint64_t *switchover_out;	/* also published here */
+	unsigned int ndev;
+	bool end_got[MSTREAM_MAX_DEVICES];
+	unsigned int end_n[MSTREAM_MAX_DEVICES];
+	struct net_end_stream end[MSTREAM_MAX_DEVICES][MSTREAM_MAX_STREAMS];
+	bool ack_got;
+	int ack_status;
+	char ack_msg[256];
+	bool sums_got;
+	bool has_sum[MSTREAM_MAX_DEVICES];
+	uint64_t sum[MSTREAM_MAX_DEVICES];
+};
+
+int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *fd);
+int net_listen(const char *host, uint16_t port, int *fd, uint16_t *bound);
+/* Accept one connection before the deadline; peer gets "addr:port". */
+int net_accept(int lfd, uint64_t deadline, int *fd, char *peer, size_t len);
+
+int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token);
+/* Read a hello and check magic, version and token; reason on failure. */
+int net_recv_hello(int fd, uint64_t deadline, const char *token, struct net_hello *h,
+		   char *why, size_t whylen);
+
+/* Exactly len bytes before the deadline (0: none). -ENODATA on EOF. */
+int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline);
+int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len);
+/* A frame into buf (max bytes); *type and *len are what arrived. */
+int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_t max,
+		   uint32_t *len);
+
+/* Control connection: a monitor thread that answers heartbeats, records
+ * frames, and fails the session when the peer is lost. */
+void ctl_init(struct ctl *c, int fd, uint64_t timeout_ns, const char *who);
+int ctl_start(struct ctl *c);
+/* Send a frame under the lock (the monitor sends heartbeats concurrently). */
+int ctl_send(struct ctl *c, uint16_t type, const void *payload, uint32_t len);
+/* Wait until ready(c, arg) holds (under the lock), or the peer is lost. */
+int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg);
+void ctl_attach(struct ctl *c, struct mstream_session *s);
+void ctl_stop(struct ctl *c);
+
+/* Token length and the like, for both TCP endpoints. */
+int check_tcp_params(const struct mstream_tcp_params *p);
+
+#endif

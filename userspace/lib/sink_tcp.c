@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sink_tcp.c - send a migration to a receiving `mstream recv`: a control
+ * connection, then one connection per stream that the pool writes into.
+ * Timeline (net.h has the frames): hello + LAYOUT, wait READY, open the
+ * stream connections, SWITCHOVER at the stop, END per device once its
+ * streams are flushed and shut down, then ACK (downtime ends) and SUMS.
+ */
+#include <endian.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "endpoint.h"
+#include "net.h"
+
+struct sink_tcp {
+	struct mstream_sink sink;
+	char host[256];
+	uint16_t port;
+	char token[MSTREAM_TOKEN_MAX + 1];
+	uint64_t timeout_ns;
+	int cfd;
+	struct ctl ctl;
+	bool ctl_ok;
+};
+
+#define KT(s) ((struct sink_tcp *)(s))
+
+static void put32(uint8_t **p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(*p, &v, 4);
+	*p += 4;
+}
+
+static void put64(uint8_t **p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(*p, &v, 8);
+	*p += 8;
+}
+
+static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned int ndev)
+{
+	struct sink_tcp *kt = KT(sink);
+	uint8_t buf[4 + MSTREAM_MAX_DEVICES * 72], *p = buf, reply[512];
+	uint64_t deadline;
+	uint32_t len;
+	uint16_t type;
+	int ret;
+
+	sink->dev = ep_devs_alloc(ndev);
+	if (!sink->dev)
+		return -ENOMEM;
+	sink->ndev = ndev;
+	ret = net_connect(kt->host, kt->port, kt->timeout_ns, &kt->cfd);
+	if (ret)
+		return ret;
+	ctl_init(&kt->ctl, kt->cfd, kt->timeout_ns, "receiver");
+	kt->ctl.ndev = ndev;
+	kt->ctl_ok = true;
+	ret = net_send_hello(kt->cfd, NET_ROLE_CONTROL, 0, 0, kt->token);
+	if (ret)
+		return fail(ret, "receiver %s:%u: %s", kt->host, kt->port, strerror(-ret));
+	put32(&p, ndev);
+	for (unsigned int d = 0; d < ndev; d++) {
+		char name[64] = { 0 };
+
+		sink->dev[d].lay = src[d].lay;
+		put32(&p, src[d].lay.num_dirty);
+		put32(&p, src[d].lay.nstreams);
+		snprintf(name, sizeof(name), "%s", src[d].lay.name);
+		memcpy(p, name, 64);
+		p += 64;
+	}
+	ret = net_send_frame(kt->cfd, F_LAYOUT, buf, p - buf);
+	if (ret)
+		return fail(ret, "receiver %s:%u: %s", kt->host, kt->port, strerror(-ret));
+
+	/* The receiver answers once its destinations are RESUMING. */
+	deadline = mstream_now_ns() + kt->timeout_ns;
+	ret = net_recv_frame(kt->cfd, deadline, &type, reply, sizeof(reply) - 1, &len);
+	if (ret == -ENODATA)
+		return fail(-ECONNREFUSED,
+			    "receiver %s:%u closed the connection (wrong token, or busy)", kt->host,
+			    kt->port);
+	if (ret)
+		return fail(ret, "receiver %s:%u: no READY: %s", kt->host, kt->port,
+			    ret == -ETIMEDOUT ? "timed out" : strerror(-ret));
+	if (type == F_READY || type == F_ABORT) {
+		int status = len >= 4 ? (int32_t)le32toh(*(uint32_t *)reply) : -EPROTO;
+
+		reply[len] = 0;
+		if (type == F_ABORT || status < 0)
+			return fail(status < 0 ? status : -ECONNREFUSED, "receiver refused: %s",
+				    len > 4 ? (char *)reply + 4 : strerror(-status));
+	} else {
+		return fail(-EPROTO, "receiver %s:%u: unexpected frame %u", kt->host, kt->port,
+			    type);
+	}
+
+	for (unsigned int d = 0; d < ndev; d++)
+		for (unsigned int k = 0; k < src[d].lay.nstreams; k++) {
+			int *fd = &sink->dev[d].fds[k];
+
+			ret = net_connect(kt->host, kt->port, kt->timeout_ns, fd);
+			if (!ret)
+				ret = net_send_hello(*fd, NET_ROLE_STREAM, d, k, kt->token);
+			if (ret)
+				return fail(ret, "stream %u/%u to %s:%u: %s", d, k, kt->host, kt->port,
+					    strerror(-ret));
+		}
+	ctl_attach(&kt->ctl, sink->session);
+	return ctl_start(&kt->ctl);
+}
+
+static void kt_switchover(struct mstream_sink *sink)
+{
+	ctl_send(&KT(sink)->ctl, F_SWITCHOVER, NULL, 0);
+}
+
+static int kt_device_done(struct mstream_sink *sink, unsigned int d,
+			  const struct stream_result *res, const uint64_t *src_sum)
+{
+	struct ep_dev *e = &sink->dev[d];
+	uint8_t buf[8 + MSTREAM_MAX_STREAMS * 20], *p = buf;
+
+	(void)src_sum;
+	/* Every byte was written: end of file for the receiver's reads. */
+	for (unsigned int k = 0; k < e->lay.nstreams; k++)
+		shutdown(e->fds[k], SHUT_WR);
+	put32(&p, d);
+	put32(&p, e->lay.nstreams);
+	for (unsigned int k = 0; k < e->lay.nstreams; k++) {
+		put64(&p, res[k].bytes);
+		put64(&p, res[k].checksum);
+		put32(&p, res[k].has_checksum);
+	}
+	return ctl_send(&KT(sink)->ctl, F_END, buf, p - buf);
+}
+
+static bool ack_ready(struct ctl *c, void *arg)
+{
+	(void)arg;
+	return c->ack_got;
+}
+
+static bool sums_ready(struct ctl *c, void *arg)
+{
+	(void)arg;
+	return c->sums_got;
+}
+
+static int kt_commit(struct mstream_sink *sink)
+{
+	struct sink_tcp *kt = KT(sink);
+	int ret = ctl_wait(&kt->ctl, ack_ready, NULL);
+
+	if (ret)
+		return ret;
+	if (kt->ctl.ack_status < 0)
+		return fail(kt->ctl.ack_status, "the receiver failed to load: %s",
+			    kt->ctl.ack_msg[0] ? kt->ctl.ack_msg : strerror(-kt->ctl.ack_status));
+	return 0;
+}
+
+static int kt_checksum(struct mstream_sink *sink, unsigned int d, uint64_t *sum)
+{
+	struct sink_tcp *kt = KT(sink);
+	int ret = ctl_wait(&kt->ctl, sums_ready, NULL);
+
+	if (ret)
+		return ret;
+	if (!kt->ctl.has_sum[d])
+		return -ENOENT;
+	*sum = kt->ctl.sum[d];
+	return 0;
+}
+
+static void kt_abort(struct mstream_sink *sink, int err, const char *msg)
+{
+	struct sink_tcp *kt = KT(sink);
+	uint8_t buf[260];
+	size_t n = msg ? strnlen(msg, 255) : 0;
+	int32_t st = htole32(err);
+
+	memcpy(buf, &st, 4);
+	memcpy(buf + 4, msg, n);
+	if (kt->ctl_ok) {
+		ctl_attach(&kt->ctl, NULL);
+		ctl_send(&kt->ctl, F_ABORT, buf, 4 + n);
+	}
+	/* Unblock the pool's sends; the receiver sees the streams end short. */
+	for (unsigned int d = 0; d < sink->ndev; d++)
+		for (unsigned int k = 0; k < MSTREAM_MAX_STREAMS; k++)
+			if (sink->dev[d].fds[k] >= 0)
+				shutdown(sink->dev[d].fds[k], SHUT_RDWR);
+}
+
+static void kt_destroy(struct mstream_sink *sink)
+{
+	struct sink_tcp *kt = KT(sink);
+
+	if (kt->ctl_ok)
+		ctl_stop(&kt->ctl);
+	close_fd(&kt->cfd);
+	ep_devs_close(sink->dev, sink->ndev);
+	free(sink->dev);
+	free(kt);
+}
+
+static const struct sink_ops sink_tcp_ops = {
+	.kind = "tcp",
+	.open = kt_open,
+	.switchover = kt_switchover,
+	.device_done = kt_device_done,
+	.commit = kt_commit,
+	.checksum = kt_checksum,
+	.abort = kt_abort,
+	.destroy = kt_destroy,
+};
+
+int check_tcp_params(const struct mstream_tcp_params *p)
+{
+	size_t tl = p->token ? strlen(p->token) : 0;
+
+	if (tl < MSTREAM_TOKEN_MIN || tl > MSTREAM_TOKEN_MAX)
+		return fail(-EINVAL, "a session token of %d to %d characters is required "
+				     "(mstream token makes one)",
+			    MSTREAM_TOKEN_MIN, MSTREAM_TOKEN_MAX);
+	return 0;
+}
+
+int mstream_sink_create_tcp(struct mstream_sink **sinkp, const struct mstream_tcp_params *p)
+{
+	struct sink_tcp *kt;
+	int ret;
+
+	clear_error();
+	ret = check_tcp_params(p);
+	if (ret)
+		return ret;
+	if (!p->port)
+		return fail(-EINVAL, "the receiver's port is required");
+	kt = calloc(1, sizeof(*kt));
+	if (!kt)
+		return -ENOMEM;
+	snprintf(kt->host, sizeof(kt->host), "%s", p->host ? p->host : "127.0.0.1");
+	kt->port = p->port;
+	snprintf(kt->token, sizeof(kt->token), "%s", p->token);
+	kt->timeout_ns = p->timeout_ns ? p->timeout_ns : 10 * NSEC_PER_SEC;
+	kt->cfd = -1;
+	kt->sink.ops = &sink_tcp_ops;
+	kt->sink.wants_checksum = !(p->flags & MSTREAM_TCP_NO_CHECKSUM);
+	*sinkp = &kt->sink;
+	return 0;
+}
