@@ -45,13 +45,12 @@ deps:
 need-deps:
 	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
 
-# Recursive makes keep the order (deps, then build, then run) under make -j.
-# The guest tests in tests/e2e are built by their own Makefile, when it exists.
+# test-all.sh builds (all, and tests/e2e) as its first part, so that a build failure
+# is reported in the summary like any other failure.
 test: need-deps
-	@$(MAKE) --no-print-directory all
-	@if [ -f tests/e2e/Makefile ]; then $(MAKE) -C tests/e2e; fi
 	@scripts/test-all.sh
 
+# A recursive make keeps the order (deps, then build, then run) under make -j.
 demo: need-deps
 	@$(MAKE) --no-print-directory all
 	@$(GUEST_RUN) -- scripts/demo.sh

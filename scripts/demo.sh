@@ -2,19 +2,20 @@
 # make demo, guest side (make demo runs: scripts/guest-run -- scripts/demo.sh).
 # Also runs on a host that loaded the modules itself (see README, "Running natively").
 #
-# When the CLI is built (userspace/mstream), the demo is its migration demo:
-#   userspace/mstream migrate --demo
+# When the CLI is built (userspace/build/mstream), the demo is its migration demo:
+#   mstream migrate --demo
 # Until then it shows the sample device the kernel module registers: its mdev types,
 # one instance created, that instance's sysfs knobs, and its removal.
 set -euo pipefail
 
 top=${MSTREAM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+cli=$top/userspace/build/mstream
 
-if [ -f "$top/userspace/mstream" ] && [ -x "$top/userspace/mstream" ]; then
-	exec "$top/userspace/mstream" migrate --demo
+if [ -f "$cli" ] && [ -x "$cli" ]; then
+	exec "$cli" migrate --demo
 fi
 
-echo "== vfio-mstream demo (userspace/mstream is not built yet: showing the device)"
+echo "== vfio-mstream demo (the mstream CLI is not built yet: showing the device)"
 echo "-- kernel $(uname -r); VFIO modules loaded:"
 lsmod | awk 'NR > 1 && $1 ~ /^(vfio|vfio_iommu_type1|mdev|vfio_mstream)$/ { printf "   %-18s %s\n", $1, $2 }'
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make test: every test suite of the project, in order, then one summary line.
+# make test: build, every test suite of the project, in order, then one summary line.
 #
+#   0 build      make all, and make -C tests/e2e (when tests/e2e/Makefile exists)
 #   1 host-unit  make -C userspace check (when userspace/Makefile has that target)
 #   2 kunit      make kunit (when scripts/kunit.sh exists)
 #   3 runner     tests/runner/run.sh, the guest runner's self-tests
@@ -8,7 +9,8 @@
 #
 # Each part's output is shown and kept in build/test-logs/<n>-<part>.log.  A part that
 # fails without a failing test line (a build error, a kernel WARN found by guest-run) is
-# counted as one failure of its own.  The last line is tap-summary's
+# counted as one failure of its own; after a failed build the guest tests are skipped
+# (they would run a stale module or none), the other parts still run.  The last line is tap-summary's
 # "N passed, N failed, N skipped"; the exit status is non-zero when anything failed.
 set -euo pipefail
 
@@ -18,10 +20,11 @@ logs=$top/build/test-logs
 mkdir -p "$logs"
 rm -f "$logs"/*.log
 make=${MAKE:-make}
-parts_tap=$logs/0-parts.log    # the per-part failures described above
+parts_tap=$logs/suite-failures.log    # the per-part failures described above
 : > "$parts_tap"
 
-# part N NAME CMD...: run CMD with output shown and logged, account for its status.
+# part N NAME CMD...: run CMD with output shown and logged, account for its status
+# (returned, so that a caller can depend on it).
 part() {
 	local n=$1 name=$2 log rc counts
 	shift 2
@@ -38,6 +41,7 @@ part() {
 		echo "not ok - $name: exited $rc without a failing test (see ${log#"$top"/})" |
 			tee -a "$parts_tap"
 	fi
+	return "$rc"
 }
 
 # skip N NAME WHY: a part that cannot run yet shows up as one skipped test.
@@ -52,22 +56,31 @@ has_check() {
 		$make -C userspace -pRrq : 2>/dev/null | grep -q '^check:'
 }
 
+build() {
+	$make --no-print-directory all || return
+	[ ! -f tests/e2e/Makefile ] || $make --no-print-directory -C tests/e2e
+}
+built=1
+part 0 build build || built=0
+
 if has_check; then
-	part 1 host-unit $make -C userspace check
+	part 1 host-unit $make -C userspace check || true
 else
 	skip 1 host-unit "userspace/Makefile has no check target"
 fi
 
 if [ -f scripts/kunit.sh ]; then
-	part 2 kunit $make kunit
+	part 2 kunit $make kunit || true
 else
 	skip 2 kunit "scripts/kunit.sh does not exist"
 fi
 
-part 3 runner tests/runner/run.sh
+part 3 runner tests/runner/run.sh || true
 
-if [ -n "$(scripts/run-tests-in-guest.sh --list)" ]; then
-	part 4 e2e scripts/guest-run --out build/test-logs/e2e -- scripts/run-tests-in-guest.sh
+if [ "$built" = 0 ]; then
+	skip 4 e2e "the build failed"
+elif [ -n "$(scripts/run-tests-in-guest.sh --list)" ]; then
+	part 4 e2e scripts/guest-run --out build/test-logs/e2e -- scripts/run-tests-in-guest.sh || true
 else
 	skip 4 e2e "no tests registered in tests/e2e"
 fi
