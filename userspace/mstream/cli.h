@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* cli.h - what the mstream command's files share. */
+#ifndef MSTREAM_CLI_H
+#define MSTREAM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mstream.h"
+
+/* Exit codes (mstream(1), EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,	   /* the operation failed; sources left running */
+	EXIT_USAGE = 2,	   /* bad command line */
+	EXIT_MISMATCH = 3, /* done, but a destination's checksum differs */
+	EXIT_REFUSED = 4,  /* a save was refused on load (truncated, corrupt) */
+};
+
+struct opts {
+	const char *cmd;
+	struct mstream_session_params sp;
+	bool proto_set, streams_set;
+	bool json, quiet;
+	int progress;		/* -1 auto (a terminal), 0 off, 1 on */
+	bool no_verify, no_checksum, no_reinit;
+	const char *to;		/* migrate: host:port of a receiver */
+	const char *listen;	/* recv: host:port */
+	const char *token;
+	uint64_t timeout_ns, accept_timeout_ns;
+	bool demo;
+	uint64_t demo_state_size, demo_engine_bw, demo_dirty_rate;
+	const char *demo_backing;
+	char **args;
+	int nargs;
+};
+
+/* Parse argv after the command word; exits with EXIT_USAGE on error. */
+void opts_parse(struct opts *o, int argc, char **argv);
+void usage(FILE *f);
+int parse_size(const char *s, uint64_t *out);
+/* "host:port", "[v6]:port" or ":port"; host NULL when omitted. */
+int parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port);
+/* The token from --token, --token-file, or $MSTREAM_TOKEN. */
+const char *token_get(struct opts *o);
+
+void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void note(struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The session being run, for the signal handler. */
+extern struct mstream_session *current_session;
+
+struct json;
+
+/* report.c */
+void progress_cb(struct mstream_session *s, void *arg);
+void progress_clear(void);
+void report_session(struct opts *o, struct mstream_session *s, int ret, FILE *f);
+/* One session as an object inside an open JSON document (the demo's runs). */
+void report_session_json(struct opts *o, struct mstream_session *s, int ret, struct json *j);
+int checksum_verdict(struct mstream_session *s);
+
+/* json.c: a small streaming writer with automatic commas. */
+struct json {
+	FILE *f;
+	int depth;
+	bool first[32];
+	bool after_key;
+};
+void json_begin(struct json *j, FILE *f);
+void json_obj(struct json *j, const char *key);
+void json_arr(struct json *j, const char *key);
+void json_end(struct json *j, char close);
+void json_str(struct json *j, const char *key, const char *v);
+void json_u64(struct json *j, const char *key, uint64_t v);
+void json_i64(struct json *j, const char *key, int64_t v);
+void json_dbl(struct json *j, const char *key, double v);
+void json_bool(struct json *j, const char *key, bool v);
+void json_null(struct json *j, const char *key);
+void json_hex(struct json *j, const char *key, uint64_t v);
+void json_finish(struct json *j);
+
+/* Commands. */
+int cmd_info(struct opts *o);
+int cmd_migrate(struct opts *o);
+int cmd_save(struct opts *o);
+int cmd_load(struct opts *o);
+int cmd_recv(struct opts *o);
+int cmd_token(struct opts *o);
+int cmd_demo(struct opts *o);
+
+/* run.c: open devices by name, closing them all on failure. */
+int open_devices(char **names, int n, struct mstream_device **devs);
+void close_devices(struct mstream_device **devs, int n);
+/* Create, run, report and destroy a session from src to sink. */
+int run_session(struct opts *o, struct mstream_source *src, struct mstream_sink *sink,
+		struct mstream_session **keep);
+
+#endif

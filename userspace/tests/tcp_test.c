@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tcp_test.c - the TCP transport on loopback, no kernel needed: a save
+ * directory is sent by one session (files -> TCP) and received by another
+ * (TCP -> files), so the whole path runs: hellos and tokens, layout, one
+ * connection per stream, END records, ACK and checksums.
+ *
+ * And what must fail, quickly and with a message, never hang or load:
+ * a wrong token, an unreachable receiver, hostile connections before the
+ * real sender, a receiver that stops answering, a sender killed mid-way.
+ */
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include "kselftest_harness.h"
+
+#include "savegen.h"
+
+#define TOKEN "0123456789abcdef0123456789abcdef"
+
+struct recv_job {
+	const char *dir;
+	const char *token;
+	uint64_t timeout_ns, accept_ns;
+	struct mstream_source *src;
+	int port;
+	pthread_t thread;
+	int ret;
+	char err[512];
+	char log[1024];
+	unsigned int rejects;
+	pthread_mutex_t log_lock;
+	void (*progress)(struct mstream_session *s, void *arg);
+	void *progress_arg;
+};
+
+static void recv_log(const char *msg, void *arg)
+{
+	struct recv_job *j = arg;
+
+	pthread_mutex_lock(&j->log_lock);
+	j->rejects++;
+	snprintf(j->log + strlen(j->log), sizeof(j->log) - strlen(j->log), "%s\n", msg);
+	pthread_mutex_unlock(&j->log_lock);
+}
+
+/* Listen now (so that the port is known), receive in a thread. */
+static int recv_listen(struct recv_job *j)
+{
+	struct mstream_tcp_params tp = {
+		.token = j->token,
+		.timeout_ns = j->timeout_ns,
+		.accept_timeout_ns = j->accept_ns,
+		.log = recv_log,
+		.log_arg = j,
+	};
+	int ret;
+
+	pthread_mutex_init(&j->log_lock, NULL);
+	ret = mstream_source_create_tcp(&j->src, &tp);
+	if (!ret)
+		j->port = mstream_source_port(j->src);
+	return ret;
+}
+
+static void *recv_main(void *arg)
+{
+	struct mstream_session_params sp = { .pool = { .threads = 2, .buf_size = 65536,
+						       .flags = MSTREAM_POOL_NO_FIXED_BUFFERS } };
+	struct recv_job *j = arg;
+	struct mstream_session *s = NULL;
+	struct mstream_sink *sink = NULL;
+
+	sp.progress = j->progress;
+	sp.progress_arg = j->progress_arg;
+	j->ret = mstream_sink_create_files(&sink, j->dir);
+	if (!j->ret)
+		j->ret = mstream_session_create(&s, &sp);
+	if (!j->ret) {
+		j->ret = mstream_session_run(s, j->src, sink);
+		snprintf(j->err, sizeof(j->err), "%s", mstream_session_error(s));
+	} else {
+		snprintf(j->err, sizeof(j->err), "%s", mstream_last_error());
+	}
+	mstream_session_destroy(s);
+	mstream_sink_destroy(sink);
+	mstream_source_destroy(j->src);
+	return NULL;
+}
+
+static int send_save(const char *dir, int port, const char *token, uint64_t timeout_ns,
+		     char *err, size_t errlen, void (*progress)(struct mstream_session *, void *),
+		     void *arg)
+{
+	struct mstream_session_params sp = { .pool = { .threads = 2, .buf_size = 65536,
+						       .flags = MSTREAM_POOL_NO_FIXED_BUFFERS },
+					     .flags = MSTREAM_SESSION_CHECKSUM,
+					     .stall_timeout_ns = 3 * 1000000000ULL,
+					     .progress = progress,
+					     .progress_arg = arg };
+	struct mstream_tcp_params tp = { .port = port, .token = token, .timeout_ns = timeout_ns };
+	struct mstream_source *src = NULL;
+	struct mstream_session *s = NULL;
+	struct mstream_sink *sink = NULL;
+	int ret;
+
+	ret = mstream_source_create_files(&src, dir, 0);
+	if (!ret)
+		ret = mstream_sink_create_tcp(&sink, &tp);
+	if (!ret)
+		ret = mstream_session_create(&s, &sp);
+	if (!ret) {
+		ret = mstream_session_run(s, src, sink);
+		snprintf(err, errlen, "%s", mstream_session_error(s));
+	} else {
+		snprintf(err, errlen, "%s", mstream_last_error());
+	}
+	mstream_session_destroy(s);
+	mstream_sink_destroy(sink);
+	mstream_source_destroy(src);
+	return ret;
+}
+
+FIXTURE(tcp) {
+	char src[48], dst[48];
+	struct manifest m;
+	struct recv_job job;
+};
+
+FIXTURE_SETUP(tcp)
+{
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(self->src, sizeof(self->src), "/tmp/mstream-tcp-%d", getpid());
+	snprintf(self->dst, sizeof(self->dst), "/tmp/mstream-tcp-%d.rx", getpid());
+	make_save(self->src, &self->m);
+	self->job = (struct recv_job){ .dir = self->dst, .token = TOKEN,
+				       .timeout_ns = 2000000000ULL,
+				       .accept_ns = 5000000000ULL };
+}
+
+FIXTURE_TEARDOWN(tcp)
+{
+	char cmd[128];
+
+	manifest_free(&self->m);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", self->src, self->dst);
+	if (system(cmd))
+		TH_LOG("cleanup failed");
+}
+
+static bool has_manifest(const char *dir)
+{
+	char p[128];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/manifest", dir);
+	return !stat(p, &st);
+}
+
+static void same_save(struct __test_metadata *_metadata, const char *dir, const struct manifest *m)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct manifest got;
+	char err[256];
+
+	ASSERT_EQ(0, manifest_read(fd, &got, err, sizeof(err))) TH_LOG("%s", err);
+	ASSERT_EQ(m->ndev, got.ndev);
+	for (unsigned int d = 0; d < m->ndev; d++) {
+		ASSERT_EQ(m->dev[d].nstreams, got.dev[d].nstreams);
+		for (unsigned int k = 0; k < m->dev[d].nstreams; k++) {
+			EXPECT_EQ(m->dev[d].s[k].bytes, got.dev[d].s[k].bytes);
+			EXPECT_EQ(m->dev[d].s[k].xxh64, got.dev[d].s[k].xxh64);
+		}
+	}
+	manifest_free(&got);
+	close(fd);
+}
+
+TEST_F(tcp, loopback_round_trip)
+{
+	char err[512];
+
+	ASSERT_EQ(0, recv_listen(&self->job));
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	ASSERT_EQ(0, send_save(self->src, self->job.port, TOKEN, 2000000000ULL, err, sizeof(err),
+			       NULL, NULL))
+		TH_LOG("sender: %s", err);
+	pthread_join(self->job.thread, NULL);
+	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
+	EXPECT_EQ(0, self->job.rejects);
+	same_save(_metadata, self->dst, &self->m);
+}
+
+TEST_F(tcp, wrong_token_is_refused)
+{
+	uint64_t t0 = mstream_now_ns();
+	char err[512];
+
+	self->job.accept_ns = 1500000000ULL;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	EXPECT_NE(0, send_save(self->src, self->job.port, "not-the-right-token-at-all", 2000000000ULL,
+			       err, sizeof(err), NULL, NULL));
+	TH_LOG("sender: %s", err);
+	pthread_join(self->job.thread, NULL);
+	EXPECT_EQ(-ETIMEDOUT, self->job.ret);
+	TH_LOG("receiver: %s; it logged: %s", self->job.err, self->job.log);
+	EXPECT_EQ(1, self->job.rejects);
+	EXPECT_NE(NULL, strstr(self->job.log, "wrong session token"));
+	EXPECT_FALSE(has_manifest(self->dst));
+	EXPECT_LT(mstream_now_ns() - t0, 5000000000ULL);
+}
+
+TEST_F(tcp, short_token_is_refused_locally)
+{
+	struct mstream_tcp_params tp = { .port = 1, .token = "short" };
+	struct mstream_sink *sink = NULL;
+
+	EXPECT_EQ(-EINVAL, mstream_sink_create_tcp(&sink, &tp));
+	EXPECT_NE(NULL, strstr(mstream_last_error(), "token"));
+}
+
+TEST_F(tcp, unreachable_receiver_is_reported)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	uint64_t t0 = mstream_now_ns();
+	char err[512];
+	int fd, port;
+
+	/* A port that was free a moment ago: nobody listens there. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	bind(fd, (void *)&a, sizeof(a));
+	getsockname(fd, (void *)&a, &len);
+	port = ntohs(a.sin_port);
+	close(fd);
+	EXPECT_EQ(-ECONNREFUSED, send_save(self->src, port, TOKEN, 2000000000ULL, err, sizeof(err),
+					   NULL, NULL));
+	TH_LOG("sender: %s", err);
+	EXPECT_NE(NULL, strstr(err, "cannot connect"));
+	EXPECT_LT(mstream_now_ns() - t0, 1000000000ULL);
+}
+
+/* Garbage, then a silent connection, then the real sender: both intruders
+ * are turned away, the real one gets through. */
+TEST_F(tcp, hostile_connections_then_the_sender)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char junk[128], err[512];
+	int bad1, bad2;
+
+	self->job.timeout_ns = 1000000000ULL;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	a.sin_port = htons(self->job.port);
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+
+	memset(junk, 'A', sizeof(junk));
+	bad1 = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(bad1, (void *)&a, sizeof(a)));
+	ASSERT_EQ(sizeof(junk), send(bad1, junk, sizeof(junk), 0));
+	bad2 = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(bad2, (void *)&a, sizeof(a)));
+	msleep(50);
+
+	ASSERT_EQ(0, send_save(self->src, self->job.port, TOKEN, 5000000000ULL, err, sizeof(err),
+			       NULL, NULL))
+		TH_LOG("sender: %s", err);
+	pthread_join(self->job.thread, NULL);
+	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
+	TH_LOG("receiver logged:\n%s", self->job.log);
+	EXPECT_EQ(2, self->job.rejects);
+	EXPECT_NE(NULL, strstr(self->job.log, "bad magic"));
+	EXPECT_NE(NULL, strstr(self->job.log, "no hello in time"));
+	same_save(_metadata, self->dst, &self->m);
+	close(bad1);
+	close(bad2);
+}
+
+/* The receiver, in its own process, freezes once data flows: the sender
+ * fails on its silence within the timeout instead of waiting forever. */
+static void stop_child(struct mstream_session *s, void *arg)
+{
+	pid_t *child = arg;
+	struct mstream_session_stats st;
+
+	mstream_session_get_stats(s, &st);
+	if (*child > 0 && st.bytes > 0) {
+		kill(*child, SIGSTOP);
+		*child = -*child;
+	}
+}
+
+TEST_F(tcp, receiver_that_stops_answering)
+{
+	struct manifest big;
+	uint64_t t0;
+	char err[512], bigdir[64];
+	pid_t child;
+
+	snprintf(bigdir, sizeof(bigdir), "%s.big", self->src);
+	make_save_scaled(bigdir, &big, 64);
+	ASSERT_EQ(0, recv_listen(&self->job));
+	child = fork();
+	if (!child) {
+		recv_main(&self->job);
+		_exit(self->job.ret ? 1 : 0);
+	}
+	mstream_source_destroy(self->job.src); /* the child's now */
+	t0 = mstream_now_ns();
+	EXPECT_NE(0, send_save(bigdir, self->job.port, TOKEN, 1000000000ULL, err, sizeof(err),
+			       stop_child, &child));
+	TH_LOG("sender: %s", err);
+	EXPECT_LT(child, 0) TH_LOG("the transfer ended before the receiver was stopped");
+	EXPECT_LT(mstream_now_ns() - t0, 6000000000ULL);
+	kill(child < 0 ? -child : child, SIGKILL);
+	waitpid(child < 0 ? -child : child, NULL, 0);
+	manifest_free(&big);
+	snprintf(err, sizeof(err), "rm -rf %s", bigdir);
+	ASSERT_EQ(0, system(err));
+}
+
+/* The sender, in its own process, is killed mid-way: the receiver fails
+ * with a message and loads nothing (its save has no manifest). */
+static void kill_sender(struct mstream_session *s, void *arg)
+{
+	pid_t *child = arg;
+	struct mstream_session_stats st;
+
+	mstream_session_get_stats(s, &st);
+	if (*child > 0 && st.bytes > 0) {
+		kill(*child, SIGKILL);
+		*child = -*child;
+	}
+}
+
+TEST_F(tcp, sender_killed_midway)
+{
+	struct manifest big;
+	char err[512], bigdir[64];
+	uint64_t t0;
+	pid_t child;
+
+	snprintf(bigdir, sizeof(bigdir), "%s.big", self->src);
+	make_save_scaled(bigdir, &big, 64);
+	ASSERT_EQ(0, recv_listen(&self->job));
+	child = fork();
+	if (!child) {
+		mstream_source_destroy(self->job.src);
+		_exit(send_save(bigdir, self->job.port, TOKEN, 2000000000ULL, err, sizeof(err), NULL,
+				NULL) ? 1 : 0);
+	}
+	self->job.progress = kill_sender;
+	self->job.progress_arg = &child;
+	t0 = mstream_now_ns();
+	recv_main(&self->job);
+	EXPECT_NE(0, self->job.ret);
+	TH_LOG("receiver: %s", self->job.err);
+	EXPECT_LT(child, 0) TH_LOG("the transfer ended before the sender was killed");
+	EXPECT_FALSE(has_manifest(self->dst));
+	EXPECT_LT(mstream_now_ns() - t0, 6000000000ULL);
+	waitpid(child < 0 ? -child : child, NULL, 0);
+	manifest_free(&big);
+	snprintf(err, sizeof(err), "rm -rf %s", bigdir);
+	ASSERT_EQ(0, system(err));
+}
+
+TEST_HARNESS_MAIN
