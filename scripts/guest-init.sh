@@ -65,7 +65,7 @@ stty -F /dev/ttyS1 raw -echo 2>/dev/null
 cat /dev/kmsg | kmsg_stream > /dev/ttyS1 &
 kmsg_pid=$!
 
-# Let a stuck task be reported while the run can still see it (default 120 s).
+# Let a stuck task be reported while the run can still see it (guest-run --hung-task).
 echo "$MST_HUNG_TASK_SECS" > /proc/sys/kernel/hung_task_timeout_secs
 
 read -r uptime _ < /proc/uptime
