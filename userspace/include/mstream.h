@@ -244,7 +244,8 @@ struct mstream_stream_stats {
 	uint64_t t_progress_ns; /* last byte moved */
 	bool busy;		/* a read or write is in flight */
 	bool write_busy;	/* a write is in flight */
-	uint64_t checksum;	/* xxh64 of the bytes read (CHECKSUM flag) */
+	bool has_checksum;	/* DONE, with the CHECKSUM flag */
+	uint64_t checksum;	/* xxh64 of the bytes read */
 };
 
 struct mstream_pool_stats {
@@ -409,7 +410,8 @@ struct mstream_session_stats {
 	uint64_t t_stop_ns;	  /* first source left RUNNING / PRE_COPY */
 	uint64_t t_end_ns;	  /* last destination RUNNING */
 	uint64_t downtime_ns;	  /* t_end - t_stop */
-	uint64_t precopy_ns;	  /* t_stop - start of precopy */
+	uint64_t setup_ns;	  /* start -> precopy (or stop) begins */
+	uint64_t precopy_ns;	  /* in PRE_COPY (0: no precopy) */
 	uint64_t stopcopy_ns;	  /* t_stop -> every stream drained */
 	uint64_t load_ns;	  /* drained -> destination RUNNING */
 	unsigned int iterations;  /* precopy passes completed */

@@ -162,7 +162,7 @@ static int feature(struct mstream_device *dev, uint32_t op, uint32_t index, void
 		memcpy(f->data, data, len);
 	if (ioctl(dev->fd, VFIO_DEVICE_FEATURE, f))
 		return -errno;
-	if (data && len && (op & VFIO_DEVICE_FEATURE_GET))
+	if (data && len && (op & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
 		memcpy(data, f->data, len);
 	return 0;
 }
@@ -182,8 +182,12 @@ int mstream_device_get_state(struct mstream_device *dev, enum mstream_state *sta
 int mstream_device_set_state(struct mstream_device *dev, enum mstream_state state, int *data_fd)
 {
 	struct vfio_device_feature_mig_state st = { .device_state = state, .data_fd = -1 };
-	int ret = feature(dev, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_GET,
-			  VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &st, sizeof(st));
+	int ret;
+
+	/* SET alone (GET | SET is -EINVAL): the kernel still copies the struct
+	 * back, with data_fd set when the arc opened a session. */
+	ret = feature(dev, VFIO_DEVICE_FEATURE_SET, VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &st,
+		      sizeof(st));
 
 	if (data_fd)
 		*data_fd = -1;

@@ -386,7 +386,8 @@ int mstream_stream_get_stats(struct mstream_stream *s, struct mstream_stream_sta
 	st->t_progress_ns = ATOMIC_LOAD(&s->t_progress);
 	st->busy = ATOMIC_LOAD(&s->io_busy);
 	st->write_busy = ATOMIC_LOAD(&s->io_write_busy);
-	st->checksum = st->state == MSTREAM_STREAM_DONE ? ATOMIC_LOAD(&s->checksum) : 0;
+	st->has_checksum = st->state == MSTREAM_STREAM_DONE && (s->flags & MSTREAM_STREAM_CHECKSUM);
+	st->checksum = st->has_checksum ? ATOMIC_LOAD(&s->checksum) : 0;
 	return 0;
 }
 

@@ -41,6 +41,7 @@ struct mstream_session {
 	struct sdev *dev;
 	struct mstream_session_stats st;
 	bool ran, checksum_streams;
+	uint64_t t_precopy;		/* precopy began (0: none) */
 };
 
 int mstream_session_create(struct mstream_session **sp, const struct mstream_session_params *p)
@@ -219,6 +220,7 @@ static int precopy(struct mstream_session *s)
 	uint64_t t0 = mstream_now_ns();
 	int ret;
 
+	s->t_precopy = t0;
 	s->st.phase = MSTREAM_PHASE_PRECOPY;
 	for (;;) {
 		bool converged = true, reinit = false;
@@ -301,7 +303,7 @@ static int device_done(struct mstream_session *s, unsigned int d)
 		mstream_stream_get_stats(sd->st[k], &ss);
 		res[k].bytes = ss.bytes_written;
 		res[k].checksum = ss.checksum;
-		res[k].has_checksum = s->checksum_streams;
+		res[k].has_checksum = ss.has_checksum;
 	}
 	if (s->src->ops->device_done) {
 		ret = s->src->ops->device_done(s->src, d, res);
@@ -555,10 +557,12 @@ int mstream_session_get_stats(struct mstream_session *s, struct mstream_session_
 			st->bytes_precopy += ss.bytes_read - ss.bytes_drain;
 		}
 	}
-	if (st->t_stop_ns && st->t_end_ns) {
+	if (st->t_stop_ns && st->t_end_ns)
 		st->downtime_ns = st->t_end_ns - st->t_stop_ns;
-		st->precopy_ns = st->t_stop_ns - st->t_start_ns;
-	}
+	if (st->t_stop_ns && s->t_precopy)
+		st->precopy_ns = st->t_stop_ns - s->t_precopy;
+	if (st->t_stop_ns || s->t_precopy)
+		st->setup_ns = (s->t_precopy ? s->t_precopy : st->t_stop_ns) - st->t_start_ns;
 	if (st->t_stop_ns) {
 		uint64_t drained = 0;
 

@@ -30,6 +30,7 @@ struct opts {
 	const char *token;
 	uint64_t timeout_ns, accept_timeout_ns;
 	bool demo;
+	int precopy;		/* --precopy 1, --no-precopy 0, unset -1 */
 	uint64_t demo_state_size, demo_engine_bw, demo_dirty_rate;
 	const char *demo_backing;
 	char **args;

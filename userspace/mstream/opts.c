@@ -67,8 +67,9 @@ void usage(FILE *f)
 	      "            --timeout S (10), --accept-timeout S (recv, 60)\n"
 	      "checks:     --no-checksum, --no-verify (load: skip the up-front hash)\n"
 	      "output:     --json, -q/--quiet, --progress / --no-progress\n"
-	      "demo:       --state-size BYTES (128M), --engine-bw MiB/s (256), --dirty-rate P/s\n"
-	      "            --backing memory|pattern\n"
+	      "demo:       --state-size BYTES (32M), --engine-bw MiB/s per engine (8),\n"
+	      "            --precopy (default: all of the state in STOP_COPY),\n"
+	      "            --dirty-rate PAGES/s (1000, with --precopy), --backing memory|pattern\n"
 	      "\n"
 	      "exit status: 0 ok, 1 failed, 2 usage, 3 checksum mismatch, 4 save refused\n",
 	      f);
@@ -167,6 +168,7 @@ enum {
 	O_MAX_PRECOPY, O_TICK, O_STALL, O_SOURCE_FINAL, O_TO, O_LISTEN, O_TOKEN, O_TOKEN_FILE,
 	O_TIMEOUT, O_ACCEPT_TIMEOUT, O_NO_CHECKSUM, O_NO_VERIFY, O_JSON, O_PROGRESS,
 	O_NO_PROGRESS, O_DEMO, O_STATE_SIZE, O_ENGINE_BW, O_DIRTY_RATE, O_BACKING, O_NO_REINIT,
+	O_PRECOPY,
 };
 
 static const struct option longopts[] = {
@@ -178,6 +180,7 @@ static const struct option longopts[] = {
 	{ "buf-size", required_argument, NULL, O_BUF },
 	{ "order", required_argument, NULL, O_ORDER },
 	{ "no-precopy", no_argument, NULL, O_NO_PRECOPY },
+	{ "precopy", no_argument, NULL, O_PRECOPY },
 	{ "threshold", required_argument, NULL, O_THRESHOLD },
 	{ "max-iter", required_argument, NULL, O_MAX_ITER },
 	{ "max-precopy-ms", required_argument, NULL, O_MAX_PRECOPY },
@@ -211,10 +214,11 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	int c;
 
 	o->progress = -1;
+	o->precopy = -1;
 	o->sp.num_dirty = 4;
 	o->sp.flags = MSTREAM_SESSION_CHECKSUM | MSTREAM_SESSION_REINIT;
-	o->demo_state_size = 128ULL << 20;
-	o->demo_engine_bw = 256;
+	o->demo_state_size = 32ULL << 20;
+	o->demo_engine_bw = 8;
 	o->demo_dirty_rate = 1000;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:n:t:qh", longopts, NULL)) != -1) {
@@ -268,6 +272,11 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		case O_NO_PRECOPY:
 			o->sp.policy.no_precopy = true;
+			o->precopy = 0;
+			break;
+		case O_PRECOPY:
+			o->sp.policy.no_precopy = false;
+			o->precopy = 1;
 			break;
 		case O_THRESHOLD:
 			o->sp.policy.dirty_threshold = num("--threshold", optarg, 1, ~0ULL);

@@ -10,7 +10,9 @@
 
 #include "cli.h"
 
-static bool progress_shown;
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+static int progress_width; /* columns the line took: what to blank */
 
 static const char *human(uint64_t b, char *buf, size_t len)
 {
@@ -31,12 +33,14 @@ static double ms(uint64_t ns)
 	return ns / 1e6;
 }
 
+/* Plain carriage returns and spaces, no escape sequence: the line works on
+ * any terminal, the guest's serial console (TERM=dumb) included. */
 void progress_clear(void)
 {
-	if (progress_shown) {
-		fputs("\r\033[K", stderr);
+	if (progress_width) {
+		fprintf(stderr, "\r%*s\r", progress_width, "");
 		fflush(stderr);
-		progress_shown = false;
+		progress_width = 0;
 	}
 }
 
@@ -83,9 +87,9 @@ void progress_cb(struct mstream_session *s, void *arg)
 		if (st.devices > 1)
 			n += snprintf(line + n, sizeof(line) - n, " +%u dev", st.devices - 1);
 	}
-	fprintf(stderr, "\r\033[K%s", line);
+	fprintf(stderr, "\r%-*s", progress_width, line);
 	fflush(stderr);
-	progress_shown = true;
+	progress_width = MAX(progress_width, n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);
 	last_ns = now;
 	last_bytes = st.bytes;
 }
@@ -147,6 +151,7 @@ static void report_json(struct opts *o, struct mstream_session *s, int ret, FILE
 	json_str(j, "order", o->sp.order == MSTREAM_ORDER_SERIAL ? "serial" : "together");
 	json_str(j, "phase", mstream_phase_name(st.phase));
 	json_u64(j, "downtime_ns", st.downtime_ns);
+	json_u64(j, "setup_ns", st.setup_ns);
 	json_u64(j, "precopy_ns", st.precopy_ns);
 	json_u64(j, "stopcopy_ns", st.stopcopy_ns);
 	json_u64(j, "load_ns", st.load_ns);
@@ -218,7 +223,7 @@ static void report_json(struct opts *o, struct mstream_session *s, int ret, FILE
 			dur = ss.t_end_ns > ss.t_drain_ns && ss.t_drain_ns ?
 				      ss.t_end_ns - ss.t_drain_ns : 0;
 			json_u64(j, "stopcopy_rate_bps", dur ? ss.bytes_drain * 1e9 / dur : 0);
-			if (s && ss.state == MSTREAM_STREAM_DONE && ss.checksum)
+			if (ss.has_checksum)
 				json_hex(j, "xxh64", ss.checksum);
 			if (ss.error)
 				json_i64(j, "errno", -ss.error);
@@ -266,10 +271,13 @@ static void report_human(struct opts *o, struct mstream_session *s, int ret, FIL
 	fputc('\n', f);
 	fprintf(f, "  downtime     %9.3f ms  (stop copy %.3f ms, load and start %.3f ms)\n",
 		ms(st.downtime_ns), ms(st.stopcopy_ns), ms(st.load_ns));
-	if (st.precopy_ns)
-		fprintf(f, "  precopy      %9.3f ms  %u pass%s, %u REINIT, %s\n", ms(st.precopy_ns),
-			st.iterations, st.iterations == 1 ? "" : "es", st.reinits,
+	if (st.precopy_ns) {
+		fprintf(f, "  precopy      %9.3f ms  ", ms(st.precopy_ns));
+		if (st.iterations)
+			fprintf(f, "%u pass%s, ", st.iterations, st.iterations == 1 ? "" : "es");
+		fprintf(f, "%u REINIT, %s\n", st.reinits,
 			st.forced_switchover ? "switchover forced by a limit" : "converged");
+	}
 	fprintf(f, "  moved        %s (precopy %s, stop copy %s)\n", human(st.bytes, b1, sizeof(b1)),
 		human(st.bytes_precopy, b2, sizeof(b2)),
 		human(st.bytes - st.bytes_precopy, b3, sizeof(b3)));
