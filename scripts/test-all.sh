@@ -7,6 +7,10 @@
 #   3 runner     tests/runner/run.sh, the guest runner's self-tests
 #   4 e2e        one guest boot running scripts/run-tests-in-guest.sh (tests/e2e)
 #
+# Environment: E2E_GUEST_TIMEOUT  seconds for that whole guest run (default 3600);
+#              E2E_TIMEOUT        seconds per e2e test (passed to the guest; default 600);
+#              GUEST_ARGS         more guest-run options for it, e.g. '--mem 8G'.
+#
 # Each part's output is shown and kept in build/test-logs/<n>-<part>.log.  A part that
 # fails without a failing test line (a build error, a kernel WARN found by guest-run) is
 # counted as one failure of its own; after a failed build the guest tests are skipped
@@ -83,7 +87,10 @@ part 3 runner tests/runner/run.sh || true
 if [ "$built" = 0 ]; then
 	skip 4 e2e "the build failed"
 elif [ -n "$(scripts/run-tests-in-guest.sh --list)" ]; then
-	part 4 e2e scripts/guest-run --out build/test-logs/e2e -- scripts/run-tests-in-guest.sh || true
+	# shellcheck disable=SC2086 # GUEST_ARGS is a list of options
+	part 4 e2e scripts/guest-run --out build/test-logs/e2e --timeout "${E2E_GUEST_TIMEOUT:-3600}" \
+		${E2E_TIMEOUT:+--env E2E_TIMEOUT="$E2E_TIMEOUT"} ${GUEST_ARGS:-} \
+		-- scripts/run-tests-in-guest.sh || true
 else
 	skip 4 e2e "no tests registered in tests/e2e"
 fi
