@@ -65,8 +65,9 @@ bench: need-deps
 	else echo "bench: bench/Makefile does not exist yet: skipped"; fi
 
 # make guest CMD='ls /sys/class/mdev_bus'; GUEST_ARGS='--smp 4 --mem 8G' for the runner.
+# $(value CMD): the command as typed, so that make does not expand its $(...) and $$.
 guest:
-	@$(GUEST_RUN) $(GUEST_ARGS) $(if $(CMD),-- '$(subst ','\'',$(CMD))')
+	@$(GUEST_RUN) $(GUEST_ARGS) $(if $(value CMD),-- '$(subst ','\'',$(value CMD))')
 
 clean:
 	-@if [ -f kernel/Makefile ]; then $(MAKE) -C kernel KDIR="$(KDIR)" clean; fi
