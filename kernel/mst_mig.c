@@ -260,6 +260,19 @@ static int mst_resume_finish(struct mst_dev *dev)
 		mutex_unlock(&sess->s[i].wlock);
 	}
 	ret = mst_rx_session_complete(&sess->rx);
+	if (ret == -ENODATA) {
+		u64 written = 0;
+
+		/*
+		 * Nothing was ever accepted: the session never started and
+		 * the device state is untouched, so leaving it is a plain
+		 * cancel, not an incomplete load.
+		 */
+		for (i = 0; i < sess->nfiles; i++)
+			written += atomic64_read(&sess->s[i].xfer);
+		if (!written)
+			ret = 0;
+	}
 	mst_sess_close(dev);
 	return ret;
 }
