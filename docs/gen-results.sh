@@ -223,6 +223,9 @@ if [ "${1:-}" = "--check" ]; then
 	exit 0
 fi
 
+if [ -n "$(git status --porcelain -- kernel/ 2>/dev/null)" ]; then
+	echo "gen-results: warning: kernel/ has uncommitted changes; the line counts include them" >&2
+fi
 render >"$rfc.tmp"
 mv "$rfc.tmp" "$rfc"
 if [ -f "$summary" ]; then
