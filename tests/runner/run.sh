@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Self-tests of scripts/guest-run, the thing every kernel-side test trusts: it must pass
 # the command's exit status through, fail a run whose kernel WARNs, kill a hung guest at
-# its timeout, and tell a boot that never reached the command from a failing command.  Prints TAP; each guest run's output is shown as TAP comments and its
+# its timeout, stop early a guest whose CPU is stuck in the kernel, and tell a boot that
+# never reached the command from a failing command.  Prints TAP; each guest run's output is shown as TAP comments and its
 # logs are kept in build/test-logs/runner/<test>/.
 set -euo pipefail
 
@@ -33,7 +34,7 @@ guest() {
 	out=$(tr -d '\r' < "$logs/$name.out")
 }
 
-echo "1..4"
+echo "1..5"
 
 # (a) The command's status is the runner's status.
 guest exit-status --no-module -- 'exit 3'
@@ -48,8 +49,10 @@ fi
 warn_build=$top/build/runner-warn
 mkdir -p "$warn_build"
 cp "$top"/tests/runner/warn/{Kbuild,mst_runner_warn.c} "$warn_build/"
+built=1
 if ! make -s -C "$kdir" M="$warn_build" modules > "$logs/warn-build.out" 2>&1; then
 	sed 's/^/# /' "$logs/warn-build.out"
+	built=0
 	tap FAIL "a kernel WARN in the guest fails the run" "the test module did not build"
 else
 	guest warn --no-module -- "insmod $warn_build/mst_runner_warn.ko warn=1"
@@ -70,7 +73,22 @@ else
 	tap FAIL "a hung guest is killed at --timeout 40" "got $rc after ${took} s"
 fi
 
-# (d) A guest that never reaches the command is retried once, then reported as such
+# (d) A CPU stuck in the kernel (soft lockup) fails the run, and the guest is stopped
+#     soon after the report instead of at the timeout.
+if [ "$built" = 0 ]; then
+	tap FAIL "a soft lockup stops the guest early and fails the run" "the test module did not build"
+else
+	start=$SECONDS
+	guest stuck --no-module --timeout 600 -- "insmod $warn_build/mst_runner_warn.ko spin=1"
+	took=$((SECONDS - start))
+	if [ "$rc" = 120 ] && grep -q 'soft lockup' <<< "$out" && [ "$took" -lt 300 ]; then
+		tap OK "a soft lockup stops the guest early and fails the run (${took} s)"
+	else
+		tap FAIL "a soft lockup stops the guest early and fails the run" "got $rc after ${took} s"
+	fi
+fi
+
+# (e) A guest that never reaches the command is retried once, then reported as such
 #     (not as a test failure).  A 1 s boot limit makes every boot "die" early.
 guest no-start --no-module --boot-timeout 1 -- 'true'
 if [ "$rc" = 125 ] && grep -q 'retrying the boot once' <<< "$out" &&
