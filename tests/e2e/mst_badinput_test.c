@@ -723,6 +723,100 @@ TEST_F_TIMEOUT(badinput, write, 120)
 	}
 }
 
+/* ------------------------------------------------- split writes */
+
+/*
+ * A valid stream must load whatever the write boundaries: one byte at a time,
+ * splits that cut every header and payload, random sizes.
+ */
+FIXTURE(split)
+{
+	struct mst_dev dst;
+	struct mst_compat geo;
+	struct plan pl;
+	int fds[MST_MAX_STREAMS];
+};
+
+FIXTURE_VARIANT(split)
+{
+	uint32_t ndirty;
+	int mode;		/* 0: bytes, 1: sizes 1..97 in turn, 2: random */
+};
+
+FIXTURE_VARIANT_ADD(split, v2_one_byte_writes) { .ndirty = 0, .mode = 0 };
+FIXTURE_VARIANT_ADD(split, v2_cycling_sizes) { .ndirty = 0, .mode = 1 };
+FIXTURE_VARIANT_ADD(split, v2_random_sizes) { .ndirty = 0, .mode = 2 };
+FIXTURE_VARIANT_ADD(split, v3_one_byte_writes) { .ndirty = NDIRTY, .mode = 0 };
+FIXTURE_VARIANT_ADD(split, v3_cycling_sizes) { .ndirty = NDIRTY, .mode = 1 };
+FIXTURE_VARIANT_ADD(split, v3_random_sizes) { .ndirty = NDIRTY, .mode = 2 };
+
+FIXTURE_SETUP(split)
+{
+	struct mst_cfg cfg = MST_CFG_DEFAULT;
+
+	for (int i = 0; i < MST_MAX_STREAMS; i++)
+		self->fds[i] = -1;
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = STATE_SIZE;
+	cfg.backing = "memory";
+	cfg.dirty_rate = 0;
+	cfg.reinit_period_ms = 0;
+	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, learn_geometry(&self->dst, &self->geo));
+}
+
+FIXTURE_TEARDOWN(split)
+{
+	close_fds(self->fds, MST_MAX_STREAMS);
+	plan_free(&self->pl);
+	mst_dev_destroy(&self->dst);
+}
+
+TEST_F_TIMEOUT(split, valid_stream_loads, 300)
+{
+	uint64_t rng = mst_seed();
+	struct mst_buf saved = {};
+	size_t ignored;
+
+	TH_LOG("seed %#llx", (unsigned long long)rng);
+	plan_valid(&self->pl, &self->geo, variant->ndirty, 3);
+	ASSERT_RET(0, open_resuming(&self->dst, variant->ndirty, self->fds));
+	for (uint32_t s = 0; s < self->pl.nstreams; s++) {
+		struct mst_buf b = {};
+		size_t at = 0, k = 0;
+
+		serialize(&self->pl.s[s], -1, &b, &ignored);
+		while (at < b.len) {
+			size_t n = variant->mode == 0 ? 1 :
+				   variant->mode == 1 ? 1 + k++ % 97 :
+				   1 + mst_rand(&rng) % 9000;
+			int ret;
+
+			n = n < b.len - at ? n : b.len - at;
+			ret = put(self->fds[s], b.p + at, n);
+			if (ret)
+				TH_LOG("stream %u: write of %zu bytes at %zu: %s", s, n, at,
+				       strerror(-ret));
+			ASSERT_EQ(0, ret);
+			at += n;
+		}
+		mst_buf_free(&b);
+	}
+	ASSERT_RET(0, mst_set_state(self->dst.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	close_fds(self->fds, MST_MAX_STREAMS);
+	ASSERT_EQ(0, mst_ms_set(self->dst.fd, 0));
+	ASSERT_EQ(0, save_all(&self->dst, &saved));
+	for (uint32_t s = 0; s < self->pl.nstreams; s++)
+		for (int i = 0; i < self->pl.s[s].n; i++) {
+			struct rec *r = &self->pl.s[s].r[i];
+
+			if (r->h.tag == MST_TAG_PAGES || r->h.tag == MST_TAG_CRIT)
+				EXPECT_TRUE(saved_has(&saved, r->h.tag, r->h.offset,
+						      r->payload, r->plen));
+		}
+	mst_buf_free(&saved);
+}
+
 /* -------------------------------------------------- encoder vs builder */
 
 FIXTURE(builder)

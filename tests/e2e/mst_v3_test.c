@@ -422,6 +422,40 @@ TEST_F_TIMEOUT(v3_dev, stream_read_rules, 120)
 	mst_v3_close(&s);
 }
 
+/* Tiny reads (every size 1..97 in turn) split headers and payloads anywhere. */
+TEST_F_TIMEOUT(v3_dev, small_reads, 300)
+{
+	struct mst_pipe p[3];
+	struct mst_v3_sess s;
+	char why[256];
+
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_STOP_COPY, &s));
+	for (uint32_t i = 0; i <= 2; i++) {
+		int fd = mst_v3_fd(&s, i);
+		uint32_t k = 0;
+		ssize_t n;
+
+		mst_pipe_init(&p[i], fd, -1, i, i);
+		for (;;) {
+			n = read(fd, p[i].buf, 1 + k++ % 97);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			mst_mon_feed(&p[i].mon, p[i].buf, n);
+			p[i].bytes += n;
+		}
+		ASSERT_EQ(0, n) TH_LOG("stream %u: read: %s after %llu bytes", i,
+				       strerror(errno), (unsigned long long)p[i].bytes);
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why)));
+		if (!mst_pipe_check(&p[i], why, sizeof(why)))
+			TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	mst_v3_close(&s);
+}
+
 /* A user that never opts in gets exactly a v2 stream. */
 TEST_F(v3_dev, no_opt_in_is_v2)
 {
@@ -482,6 +516,8 @@ V3_MIG(n1_random_order, 1, MST_SCHED_RANDOM, false, true, 5000);
 V3_MIG(n2_random_order, 2, MST_SCHED_RANDOM, false, true, 5000);
 V3_MIG(n4_random_order, 4, MST_SCHED_RANDOM, false, true, 5000);
 V3_MIG(n8_random_order, 8, MST_SCHED_RANDOM, false, true, 5000);
+V3_MIG(n1_random_order_idle, 1, MST_SCHED_RANDOM, false, true, 0);
+V3_MIG(n4_random_order_stop_copy_only, 4, MST_SCHED_RANDOM, false, false, 0);
 V3_MIG(n4_threads_random_speed, 4, MST_SCHED_THREADS, true, true, 5000);
 V3_MIG(n8_threads_random_speed, 8, MST_SCHED_THREADS, true, true, 5000);
 

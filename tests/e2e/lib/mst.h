@@ -299,6 +299,7 @@ struct mst_v2_opts {
 	unsigned int precopy_ms;	/* or: time spent in PRE_COPY */
 	bool nonblock;		/* O_NONBLOCK on the source FD, poll() */
 	bool monitor;		/* check the wire format */
+	uint64_t seed;		/* non-zero: random read and write sizes */
 };
 
 struct mst_v2_result {

@@ -138,9 +138,12 @@ ssize_t mst_pipe_pump(struct mst_pipe *p, uint64_t max, uint64_t *rng)
 			err = put_dst(p, p->buf, n, rng);
 			if (err) {
 				p->err = err;
-				mst_log("stream %d: write to the destination: %s (after %llu bytes)",
+				mst_log("stream %d: write to the destination: %s (after %llu bytes; source stream %s%s)",
 					p->id, strerror(-err),
-					(unsigned long long)p->bytes);
+					(unsigned long long)p->bytes,
+					!p->mon_on ? "not checked" :
+					p->mon.err[0] ? "bad: " : "well-formed so far",
+					p->mon.err);
 				return err;
 			}
 			p->bytes += n;
@@ -197,7 +200,8 @@ int mst_migrate_v2(struct mst_dev *src, struct mst_dev *dst,
 {
 	int sfd = -1, dfd = -1, ret;
 	struct mst_pipe p = {};
-	uint64_t t0;
+	uint64_t t0, rng = o->seed;
+	uint64_t *r = o->seed ? &rng : NULL;
 	char why[256];
 
 	memset(res, 0, sizeof(*res));
@@ -221,7 +225,7 @@ int mst_migrate_v2(struct mst_dev *src, struct mst_dev *dst,
 
 		for (;;) {
 			struct vfio_precopy_info info;
-			ssize_t n = mst_pipe_pump(&p, UINT64_MAX, NULL);
+			ssize_t n = mst_pipe_pump(&p, UINT64_MAX, r);
 
 			if (n > 0)
 				continue;
@@ -260,7 +264,7 @@ int mst_migrate_v2(struct mst_dev *src, struct mst_dev *dst,
 			     strerror(-ret));
 	}
 	for (;;) {
-		ssize_t n = mst_pipe_pump(&p, UINT64_MAX, NULL);
+		ssize_t n = mst_pipe_pump(&p, UINT64_MAX, r);
 
 		if (n > 0)
 			continue;
