@@ -260,13 +260,14 @@ static int mst_resume_finish(struct mst_dev *dev)
 		mutex_unlock(&sess->s[i].wlock);
 	}
 	ret = mst_rx_session_complete(&sess->rx);
-	if (ret == -ENODATA) {
+	if (ret == -ENODATA && sess->protocol == 2) {
 		u64 written = 0;
 
 		/*
-		 * Nothing was ever accepted: the session never started and
+		 * v2, nothing ever accepted: the session never started and
 		 * the device state is untouched, so leaving it is a plain
-		 * cancel, not an incomplete load.
+		 * cancel, as with today's drivers. v3 requires every stream
+		 * to have ended, as its header says.
 		 */
 		for (i = 0; i < sess->nfiles; i++)
 			written += atomic64_read(&sess->s[i].xfer);
@@ -478,17 +479,26 @@ void mst_mig_close(struct mst_dev *dev)
 }
 
 /**
- * mst_mig_reset() - VFIO_DEVICE_RESET: back to RUNNING with a fresh state
+ * mst_mig_reset() - VFIO_DEVICE_RESET: back to RUNNING
  * @dev: the device.
+ *
+ * Any session ends. A saving device keeps its state, as with a cancel; a
+ * device that was loading (RESUMING) or failed to (ERROR) holds a partial
+ * state and gets a fresh one.
  */
 int mst_mig_reset(struct mst_dev *dev)
 {
+	bool fresh;
+
 	mutex_lock(&dev->state_mutex);
+	fresh = dev->mig_state == VFIO_DEVICE_STATE_ERROR ||
+		dev->mig_state == VFIO_DEVICE_STATE_RESUMING;
 	mst_wl_set_active(dev, false);
 	mst_sess_close(dev);
 	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	dev->num_dirty = 0;
-	mst_state_fresh(dev);
+	if (fresh)
+		mst_state_fresh(dev);
 	mst_wl_set_active(dev, true);
 	mutex_unlock(&dev->state_mutex);
 	return 0;

@@ -420,11 +420,14 @@ static int mst_wl_thread(void *arg)
 		}
 
 		schedule_timeout_interruptible(msecs_to_jiffies(MST_WL_TICK_MS));
+
+		mutex_lock(&dev->wl_lock);
+		/* the knobs as they are now: a store waits for this batch */
+		rate = READ_ONCE(dev->cfg.dirty_rate);
+		period = READ_ONCE(dev->cfg.reinit_period_ms);
 		now = ktime_get_ns();
 		dt = min_t(u64, now - last, NSEC_PER_SEC);
 		last = now;
-
-		mutex_lock(&dev->wl_lock);
 		if (dev->wl_active) {
 			if (rate) {
 				u64 n;
@@ -435,6 +438,8 @@ static int mst_wl_thread(void *arg)
 				acc -= n * NSEC_PER_SEC;
 				mst_wl_dirty_locked(dev,
 						    min_t(u64, n, dev->st.npages));
+			} else {
+				acc = 0;
 			}
 			if (period && now - last_reinit >=
 				      (u64)period * NSEC_PER_MSEC) {
@@ -499,12 +504,23 @@ void mst_wl_set_active(struct mst_dev *dev, bool active)
 	mutex_lock(&dev->wl_lock);
 	dev->wl_active = active && dev->wl_task;
 	mutex_unlock(&dev->wl_lock);
-	if (active)
-		mst_wl_kick(dev);
+	if (active) {
+		WRITE_ONCE(dev->wl_kick, true);
+		wake_up_interruptible(&dev->wl_wq);
+	}
 }
 
+/**
+ * mst_wl_kick() - a workload knob changed
+ * @dev: the device.
+ *
+ * Returns once a batch of the workload running with the old values is over,
+ * so that, say, dirty_rate 0 means no page is written after the store.
+ */
 void mst_wl_kick(struct mst_dev *dev)
 {
+	mutex_lock(&dev->wl_lock);
+	mutex_unlock(&dev->wl_lock);
 	WRITE_ONCE(dev->wl_kick, true);
 	wake_up_interruptible(&dev->wl_wq);
 }

@@ -187,6 +187,7 @@ static ssize_t dirty_pattern_store(struct device *dev,
 	if (i < 0)
 		return i;
 	WRITE_ONCE(mst_attr_dev(dev)->cfg.dirty_pattern, i);
+	mst_wl_kick(mst_attr_dev(dev));
 	return count;
 }
 static DEVICE_ATTR_RW(dirty_pattern);
