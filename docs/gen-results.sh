@@ -158,14 +158,22 @@ results_section() {
 	    if not block:
 	        return
 	    out.extend(block)
-	    # a number outside link targets (plot file names do not count)
-	    if any(re.search(r"\d", re.sub(r"\]\([^)]*\)", "]", l)) for l in block):
+	    # a number outside link targets and code spans (file and variant names do not
+	    # count)
+	    def numbers(l):
+	        l = re.sub(r"\]\([^)]*\)", "]", l)
+	        l = re.sub(r"`[^`]*`", "", l)
+	        return re.search(r"\d", l)
+	    if any(numbers(l) for l in block):
 	        out.append("")
 	        out.append(source_note())
 	    out.append("")
 	    block = []
 
 	in_code = False
+	# the summary's own title: the RFC's section heading stands for it
+	if src and re.match(r"^#\s", src[0]):
+	    src = src[1:]
 	for l in src:
 	    if l.startswith("```"):
 	        in_code = not in_code
@@ -178,7 +186,7 @@ results_section() {
 	    if m:
 	        flush()
 	        section = m.group(2).strip()
-	        out.append("#" * min(len(m.group(1)) + 2, 6) + " " + section)
+	        out.append("#" * min(max(len(m.group(1)) + 1, 3), 6) + " " + section)
 	        out.append("")
 	        continue
 	    if not l.strip():
