@@ -9,7 +9,7 @@ source "$(dirname "$0")/cli-lib.bash"
 plan 13
 need_env
 
-SIZE=$((16 << 20))
+SIZE=$((4 << 20))
 
 # save_load WHAT ND ARGS...: save ND new devices, load into ND others.
 save_load() {

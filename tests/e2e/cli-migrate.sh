@@ -10,7 +10,7 @@ source "$(dirname "$0")/cli-lib.bash"
 plan 14
 need_env
 
-SIZE=$((16 << 20))
+SIZE=$((4 << 20))
 
 # migrate_ok WHAT NSRC ARGS...: migrate NSRC new sources to new destinations.
 migrate_ok() {
@@ -74,13 +74,13 @@ diag "$(head -c 300 "$WORK/err")"
 check "after it, the source is RUNNING" [ "$(devstate "$src")" = RUNNING ]
 check "after it, the source's state is intact" [ "$(sum "$src")" = "$before" ]
 
-# 13-14: SIGINT while the state moves (engines slowed to 2 MiB/s: 8 s of STOP_COPY).
-mkdev $SIZE 2 0; src=$REPLY
+# 13-14: SIGINT while the state moves (the engine slowed to 1 MiB/s: 4 s of STOP_COPY).
+mkdev $SIZE 1 0; src=$REPLY
 mkdev $SIZE; dst=$REPLY
 before=$(sum "$src")
 "$M" migrate --no-progress -p v2 --no-precopy "$src:$dst" 2> "$WORK/err" &
 pid=$!
-sleep 2
+sleep 1.5
 kill -INT $pid
 run_to rc wait $pid
 check "SIGINT mid-way fails the migration (exit $rc), source RUNNING" \

@@ -11,7 +11,7 @@ source "$(dirname "$0")/cli-lib.bash"
 plan 11
 need_env
 
-SIZE=$((16 << 20))
+SIZE=$((4 << 20))
 TOK=$WORK/token
 "$M" token > "$TOK"
 port=$((20000 + RANDOM % 20000))
@@ -99,8 +99,8 @@ c=false; [ "$rc" = 0 -a "$rrc" = 0 ] && grep -q "rejected connection" "$WORK/rec
 check "a hostile connection is turned away, the sender gets through (exit $rc/$rrc)" $c
 diag "receiver: $(grep rejected "$WORK/recv.err" | head -c 200)"
 
-# 9-11: the receiver is killed while the state moves (2 MiB/s engine: 8 s).
-mkdev $SIZE 2 0; src=$REPLY
+# 9-11: the receiver is killed while the state moves (1 MiB/s engine: 4 s).
+mkdev $SIZE 1 0; src=$REPLY
 mkdev $SIZE; dst=$REPLY
 before=$(sum "$src")
 port=$((port + 1))
@@ -109,7 +109,7 @@ start=$(date +%s%N)
 "$M" migrate --no-progress --timeout 3 --to "127.0.0.1:$port" --token-file "$TOK" -p v2 \
 	--no-precopy "$src" 2> "$WORK/send.err" &
 spid=$!
-sleep 2
+sleep 1.5
 kill -9 $RPID
 run_to rc wait $spid
 el=$((($(date +%s%N) - start) / 1000000))

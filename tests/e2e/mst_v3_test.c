@@ -12,7 +12,11 @@
  * - cancel from every saving/resuming state, FDs closed early, v2 users of
  *   the same and of another instance unaffected.
  */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <liburing.h>
 #include <pthread.h>
+#include <sys/uio.h>
 
 #include "mst_harness.h"
 
@@ -454,6 +458,152 @@ TEST_F_TIMEOUT(v3_dev, small_reads, 300)
 	}
 	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
 	mst_v3_close(&s);
+}
+
+/* io_uring workers ("iou-wrk-*") of this process. */
+static int count_iou_workers(void)
+{
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "iou-wrk", 7))
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * RWF_NOWAIT (IOCB_NOWAIT) is honoured: -EAGAIN when nothing is ready, not
+ * -EOPNOTSUPP (the files have FMODE_NOWAIT), on saving and resuming FDs.
+ */
+TEST_F_TIMEOUT(v3_dev, rwf_nowait, 120)
+{
+	struct mst_v3_sess s, d;
+	uint8_t buf[65536];
+	uint64_t got = 0, eagain = 0;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	ssize_t n;
+
+	/* A slow engine: reads outrun it. */
+	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "engine_bw", 4));
+	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "chunk_size", MST_MIB));
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_STOP_COPY, &s));
+	for (uint32_t i = 0; i <= 2; i++) {
+		uint64_t t0 = mst_now_ns();
+
+		/* Blocking FD, but RWF_NOWAIT per call. */
+		while (mst_now_ns() - t0 < 3000000000ULL) {
+			n = preadv2(mst_v3_fd(&s, i), &iov, 1, -1, RWF_NOWAIT);
+			if (n > 0) {
+				got += n;
+				continue;
+			}
+			if (n == 0)
+				break;
+			ASSERT_EQ(EAGAIN, errno) TH_LOG("stream %u: preadv2(RWF_NOWAIT): %s",
+							 i, strerror(errno));
+			eagain++;
+			if (i)		/* a dirty stream: once is enough */
+				break;
+			usleep(20000);
+		}
+	}
+	TH_LOG("%llu bytes, %llu EAGAIN", (unsigned long long)got,
+	       (unsigned long long)eagain);
+	EXPECT_GT(eagain, 0);
+	mst_v3_close(&s);
+	ASSERT_EQ(0, mst_reset(self->dev.fd));
+
+	/* Resuming FDs take RWF_NOWAIT writes. */
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_RESUMING, &d));
+	n = pwritev2(d.crit, &(struct iovec){ .iov_base = buf, .iov_len = 16 }, 1, -1,
+		     RWF_NOWAIT);
+	/* 16 bytes of a header: kept for the next write, or EAGAIN. */
+	EXPECT_TRUE(n == 16 || (n < 0 && errno == EAGAIN))
+		TH_LOG("pwritev2(RWF_NOWAIT): %zd (%s)", n, n < 0 ? strerror(errno) : "");
+	mst_v3_close(&d);
+	ASSERT_EQ(0, mst_reset(self->dev.fd));
+}
+
+/*
+ * io_uring reads of every stream of a slow device complete by poll, with no
+ * io-wq worker thread: the read path honours IOCB_NOWAIT.
+ */
+TEST_F_TIMEOUT(v3_dev, io_uring_without_workers, 300)
+{
+	struct mst_pipe p[5];
+	struct mst_v3_sess s;
+	struct io_uring ring;
+	uint32_t n = 4, live;
+	int workers = -1;
+	char why[256];
+
+	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "engine_bw", 8));
+	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "chunk_size", MST_MIB));
+	ASSERT_EQ(0, io_uring_queue_init(16, &ring, 0));
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, n, VFIO_DEVICE_STATE_STOP_COPY, &s));
+	for (uint32_t i = 0; i <= n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), -1, i, i);
+		io_uring_prep_read(sqe, p[i].src, p[i].buf, MST_PIPE_BUF, -1);
+		io_uring_sqe_set_data64(sqe, i);
+	}
+	ASSERT_EQ(n + 1, io_uring_submit(&ring));
+	live = n + 1;
+	while (live) {
+		struct io_uring_cqe *cqe;
+		uint32_t i;
+		int res;
+
+		ASSERT_EQ(0, io_uring_wait_cqe(&ring, &cqe));
+		i = io_uring_cqe_get_data64(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+		if (workers < 0 || count_iou_workers() > workers)
+			workers = count_iou_workers();
+		ASSERT_GE(res, 0) TH_LOG("stream %u: %s", i, strerror(-res));
+		if (res == 0) {
+			p[i].eof = true;
+			live--;
+			continue;
+		}
+		mst_mon_feed(&p[i].mon, p[i].buf, res);
+		p[i].bytes += res;
+		{
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_read(sqe, p[i].src, p[i].buf, MST_PIPE_BUF, -1);
+			io_uring_sqe_set_data64(sqe, i);
+			ASSERT_EQ(1, io_uring_submit(&ring));
+		}
+	}
+	TH_LOG("io-wq workers seen: %d", workers);
+	EXPECT_EQ(0, workers);
+	for (uint32_t i = 0; i <= n; i++) {
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why)));
+		if (!mst_pipe_check(&p[i], why, sizeof(why)))
+			TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	io_uring_queue_exit(&ring);
+	mst_v3_close(&s);
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
 }
 
 /* A user that never opts in gets exactly a v2 stream. */

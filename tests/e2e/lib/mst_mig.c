@@ -578,7 +578,7 @@ int mst_drain(struct mst_pipe *pipes, unsigned int n, unsigned int timeout_s,
 
 	err[0] = 0;
 	for (unsigned int i = 0; i < n; i++)
-		if (fcntl(pipes[i].src, F_SETFL,
+		if (!pipes[i].eof && fcntl(pipes[i].src, F_SETFL,
 			  fcntl(pipes[i].src, F_GETFL) | O_NONBLOCK)) {
 			set_err(err, errlen, "O_NONBLOCK: %s", strerror(errno));
 			return -errno;
