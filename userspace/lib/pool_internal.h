@@ -51,6 +51,7 @@ struct mstream_stream {
 	bool dead;		/* failed: only waiting for in-flight ops */
 	bool read_busy, write_busy, poll_in_busy, poll_out_busy;
 	bool read_drain;	/* the in-flight read was issued while draining */
+	bool need_poll;		/* wait for POLLIN before taking a buffer */
 	bool cancel_sent;
 	unsigned int read_buf;
 	unsigned int held;	/* buffers: in-flight read + fifo */

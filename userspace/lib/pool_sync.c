@@ -261,26 +261,64 @@ const struct pool_ops pool_threads_ops = {
 
 /* ---- SERIAL ---- */
 
-/* The next stream to read: critical ones first, then in order. */
-static struct mstream_stream *pick(struct mstream_pool *pool)
+/*
+ * The next stream to read: one that is readable now, critical ones first,
+ * the others in turn after the last one served. Waits for one until the
+ * deadline: a serial loop must not sit in the read of a silent stream while
+ * another has data.
+ */
+static struct mstream_stream *pick(struct mstream_pool *pool, uint64_t deadline)
 {
-	struct mstream_stream *first = NULL;
+	static __thread unsigned int next;
+	struct mstream_stream *found = NULL, **cand;
+	struct pollfd *pfd;
+	unsigned int n = 0;
 
 	pthread_mutex_lock(&pool->lock);
-	for (unsigned int i = 0; i < pool->nstreams; i++) {
-		struct mstream_stream *s = pool->streams[i];
+	cand = calloc(pool->nstreams + 1, sizeof(*cand));
+	pfd = calloc(pool->nstreams + 1, sizeof(*pfd));
+	for (unsigned int i = 0; cand && pfd && i < pool->nstreams; i++) {
+		struct mstream_stream *s = pool->streams[(next + i) % pool->nstreams];
 
 		if (s->state != MSTREAM_STREAM_ACTIVE)
 			continue;
-		if (s->flags & MSTREAM_STREAM_CRITICAL) {
-			first = s;
-			break;
-		}
-		if (!first)
-			first = s;
+		pfd[n] = (struct pollfd){ .fd = s->in_fd, .events = POLLIN };
+		cand[n++] = s;
 	}
 	pthread_mutex_unlock(&pool->lock);
-	return first;
+	if (!n || !cand || !pfd)
+		goto out;
+	pfd[n] = (struct pollfd){ .fd = pool->cancel_efd, .events = POLLIN };
+	for (;;) {
+		uint64_t now = mstream_now_ns();
+		int ms = now >= deadline ? 0 : (deadline - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+		int r = poll(pfd, n + 1, ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || pfd[n].revents)
+			goto out;
+		break;
+	}
+	for (unsigned int i = 0; i < n && !found; i++)
+		if (pfd[i].revents && (cand[i]->flags & MSTREAM_STREAM_CRITICAL))
+			found = cand[i];
+	for (unsigned int i = 0; i < n && !found; i++)
+		if (pfd[i].revents)
+			found = cand[i];
+	if (found)
+		next = found->index + 1;
+out:
+	free(cand);
+	free(pfd);
+	return found;
+}
+
+static bool readable_now(struct mstream_stream *s)
+{
+	struct pollfd p = { .fd = s->in_fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
 }
 
 static void serial_run(struct mstream_pool *pool, uint64_t deadline)
@@ -294,28 +332,29 @@ static void serial_run(struct mstream_pool *pool, uint64_t deadline)
 			stream_fail(pool->streams[i], cancel);
 		return;
 	}
-	s = pick(pool);
-	if (!s)
-		return;
 	/* One buffer: there is only ever one read in flight. */
 	if (!pool->sbuf) {
 		pool->sbuf = malloc(pool->p.buf_size);
-		if (!pool->sbuf) {
-			stream_fail(s, -ENOMEM);
+		if (!pool->sbuf)
 			return;
-		}
 		pool->alloc = pool->p.buf_size;
 	}
 	buf = pool->sbuf;
-	if (s->out_fd >= 0 && !(s->flags & STREAM_F_SOCKET)) {
-		int type;
-		socklen_t len = sizeof(type);
+	while ((s = pick(pool, deadline))) {
+		if (s->out_fd >= 0 && !(s->flags & STREAM_F_SOCKET)) {
+			int type;
+			socklen_t len = sizeof(type);
 
-		if (!getsockopt(s->out_fd, SOL_SOCKET, SO_TYPE, &type, &len))
-			s->flags |= STREAM_F_SOCKET;
+			if (!getsockopt(s->out_fd, SOL_SOCKET, SO_TYPE, &type, &len))
+				s->flags |= STREAM_F_SOCKET;
+		}
+		/* Like a VMM's loop: stay on the stream while it has data. */
+		while (step(pool, s, buf, deadline) == 1 && mstream_now_ns() < deadline &&
+		       readable_now(s))
+			;
+		if (mstream_now_ns() >= deadline)
+			break;
 	}
-	while (step(pool, s, buf, deadline) == 1 && mstream_now_ns() < deadline)
-		;
 }
 
 static void serial_kick(struct mstream_pool *pool, struct mstream_stream *s)

@@ -19,6 +19,11 @@
  *    buffer per worker is held back for them while they have not ended, so a
  *    REINIT's new critical data never waits behind dirty data for a slot.
  *  - ENOMSG parks a stream (precopy pass over); 0 ends it.
+ *  - A stream that may have nothing to read (first read, after a short one,
+ *    after EAGAIN or a park) is polled before a buffer is given to it: a
+ *    read waiting for data would hold its buffer for as long as the device
+ *    stays silent, and enough such streams (devices still in PRE_COPY while
+ *    others drain) would starve the ones that have data.
  *
  * Each worker owns the streams assigned to it (critical ones spread first),
  * so the I/O path takes no lock except to publish a state change.
@@ -229,6 +234,8 @@ static void on_read(struct worker *w, struct mstream_stream *s, unsigned int b, 
 		return;
 	}
 	if (res > 0) {
+		/* A full buffer says more is likely there: read again at once. */
+		s->need_poll = (size_t)res < w->pool->p.buf_size;
 		stream_account_read(s, buf_addr(w, b), res);
 		if (s->out_fd < 0) {
 			stream_account_write(s, res);
@@ -248,12 +255,13 @@ static void on_read(struct worker *w, struct mstream_stream *s, unsigned int b, 
 		s->eof = true;
 		break;
 	case -EAGAIN:
-		issue_poll(w, s, false);
+		s->need_poll = true;
 		break;
 	case -EINTR:
 	case -ECANCELED:
 		break; /* requeued by the next schedule() */
 	case -ENOMSG:
+		s->need_poll = true;
 		if (s->read_drain)
 			fail_stream(w, s, -EPROTO); /* ENOMSG in STOP_COPY */
 		else if (!__atomic_load_n(&s->drain, __ATOMIC_ACQUIRE))
@@ -328,7 +336,9 @@ static void reap(struct worker *w)
 			on_write(w, s, cqe->res);
 			break;
 		case OP_POLL_IN:
+			/* Readable, or in a state the read will report. */
 			s->poll_in_busy = false;
+			s->need_poll = false;
 			break;
 		case OP_POLL_OUT:
 			s->poll_out_busy = false;
@@ -404,7 +414,7 @@ static void schedule(struct worker *w)
 
 	/* Pass 0 serves critical streams, pass 1 the others, round robin. */
 	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned int k = 0; k < n && w->nfree; k++) {
+		for (unsigned int k = 0; k < n; k++) {
 			struct mstream_stream *s = w->streams[(w->rr + k) % n];
 			bool crit = s->flags & MSTREAM_STREAM_CRITICAL;
 			unsigned int cap = MAX(2u, w->nbufs / MAX(active, 1u));
@@ -413,6 +423,10 @@ static void schedule(struct worker *w)
 			if (crit != (pass == 0) || s->dead || s->eof || s->read_busy ||
 			    s->poll_in_busy || stream_state(s) != MSTREAM_STREAM_ACTIVE)
 				continue;
+			if (s->need_poll) {
+				issue_poll(w, s, false); /* costs no buffer */
+				continue;
+			}
 			if (!crit && s->held >= cap)
 				continue;
 			if (w->nfree <= reserve)
@@ -532,6 +546,7 @@ static int incoming_push(struct worker *w, struct mstream_stream *s)
 
 static int stream_init_fifo(struct mstream_pool *pool, struct mstream_stream *s)
 {
+	s->need_poll = true;
 	s->fifo_cap = pool->p.queue_depth + 1;
 	s->fifo = calloc(s->fifo_cap, sizeof(*s->fifo));
 	return s->fifo ? 0 : -ENOMEM;

@@ -42,6 +42,22 @@ static void put64(uint8_t **p, uint64_t v)
 	*p += 8;
 }
 
+/* The receiver hung up on us before READY: it refused our hello (a wrong
+ * token) or is serving another session; or it said nothing in time. */
+static int handshake_failed(struct sink_tcp *kt, int err)
+{
+	if (err == -ETIMEDOUT)
+		return fail(err, "receiver %s:%u did not answer within %llu s", kt->host, kt->port,
+			    (unsigned long long)(kt->timeout_ns / NSEC_PER_SEC));
+	if (err == -ENODATA || err == -ECONNRESET || err == -EPIPE)
+		return fail(-ECONNREFUSED,
+			    "receiver %s:%u closed the connection during the handshake "
+			    "(wrong session token, or busy with another session)",
+			    kt->host, kt->port);
+	return fail(err, "receiver %s:%u: %s", kt->host, kt->port,
+		    err == -EPROTO ? "not an mstream receiver" : strerror(-err));
+}
+
 static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned int ndev)
 {
 	struct sink_tcp *kt = KT(sink);
@@ -63,7 +79,7 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 	kt->ctl_ok = true;
 	ret = net_send_hello(kt->cfd, NET_ROLE_CONTROL, 0, 0, kt->token);
 	if (ret)
-		return fail(ret, "receiver %s:%u: %s", kt->host, kt->port, strerror(-ret));
+		return handshake_failed(kt, ret);
 	put32(&p, ndev);
 	for (unsigned int d = 0; d < ndev; d++) {
 		char name[64] = { 0 };
@@ -77,18 +93,13 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 	}
 	ret = net_send_frame(kt->cfd, F_LAYOUT, buf, p - buf);
 	if (ret)
-		return fail(ret, "receiver %s:%u: %s", kt->host, kt->port, strerror(-ret));
+		return handshake_failed(kt, ret);
 
 	/* The receiver answers once its destinations are RESUMING. */
 	deadline = mstream_now_ns() + kt->timeout_ns;
 	ret = net_recv_frame(kt->cfd, deadline, &type, reply, sizeof(reply) - 1, &len);
-	if (ret == -ENODATA)
-		return fail(-ECONNREFUSED,
-			    "receiver %s:%u closed the connection (wrong token, or busy)", kt->host,
-			    kt->port);
 	if (ret)
-		return fail(ret, "receiver %s:%u: no READY: %s", kt->host, kt->port,
-			    ret == -ETIMEDOUT ? "timed out" : strerror(-ret));
+		return handshake_failed(kt, ret);
 	if (type == F_READY || type == F_ABORT) {
 		int status = len >= 4 ? (int32_t)le32toh(*(uint32_t *)reply) : -EPROTO;
 

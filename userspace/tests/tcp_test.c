@@ -278,15 +278,16 @@ TEST_F(tcp, hostile_connections_then_the_sender)
 	close(bad2);
 }
 
-/* The receiver, in its own process, freezes once data flows: the sender
- * fails on its silence within the timeout instead of waiting forever. */
+/* The receiver, in its own process, freezes as soon as the transfer has
+ * begun (the first progress call comes after every connection is up; 90 MiB
+ * cannot have gone by then): the sender fails on its silence within the
+ * timeout instead of waiting forever. */
 static void stop_child(struct mstream_session *s, void *arg)
 {
 	pid_t *child = arg;
-	struct mstream_session_stats st;
 
-	mstream_session_get_stats(s, &st);
-	if (*child > 0 && st.bytes > 0) {
+	(void)s;
+	if (*child > 0) {
 		kill(*child, SIGSTOP);
 		*child = -*child;
 	}
@@ -321,15 +322,14 @@ TEST_F(tcp, receiver_that_stops_answering)
 	ASSERT_EQ(0, system(err));
 }
 
-/* The sender, in its own process, is killed mid-way: the receiver fails
- * with a message and loads nothing (its save has no manifest). */
+/* The sender, in its own process, is killed once the transfer has begun:
+ * the receiver fails with a message and loads nothing (no manifest). */
 static void kill_sender(struct mstream_session *s, void *arg)
 {
 	pid_t *child = arg;
-	struct mstream_session_stats st;
 
-	mstream_session_get_stats(s, &st);
-	if (*child > 0 && st.bytes > 0) {
+	(void)s;
+	if (*child > 0) {
 		kill(*child, SIGKILL);
 		*child = -*child;
 	}
