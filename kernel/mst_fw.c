@@ -368,6 +368,7 @@ static void mst_eng_kick_locked(struct mst_engine *e)
 
 static bool mst_eng_busy_locked(struct mst_engine *e)
 {
+	lockdep_assert_held(&e->s->lock);
 	return e->job_active || e->want_pass || e->crit_pending;
 }
 

@@ -180,22 +180,22 @@ int mst_state_ensure(struct mst_dev *dev)
 	st->dirty = __vmalloc(BITS_TO_LONGS(st->npages) * sizeof(long),
 			      gfp | __GFP_ZERO);
 	if (!st->dirty)
-		goto nomem;
+		goto err_free_state;
 	if (st->backing == MST_BACKING_MEMORY)
 		st->mem = __vmalloc(st->size, gfp);
 	else
 		st->ver = __vmalloc(st->npages * sizeof(u32), gfp);
 	if (!st->mem && !st->ver)
-		goto nomem;
+		goto err_free_state;
 	st->crit = kvzalloc(st->crit_size, GFP_KERNEL);
 	if (!st->crit)
-		goto nomem;
+		goto err_free_state;
 
 	st->ready = true;
 	mst_state_fresh(dev);
 	return 0;
 
-nomem:
+err_free_state:
 	mst_state_free(dev);
 	return -ENOMEM;
 }
