@@ -522,7 +522,8 @@ static ssize_t mst_queue_copy_out(struct mst_queue *q, struct iov_iter *to)
  */
 ssize_t mst_queue_read(struct mst_queue *q, struct iov_iter *to, bool nowait)
 {
-	ssize_t ret;
+	ssize_t copied;
+	int st;
 
 	if (!iov_iter_count(to))
 		return 0;
@@ -535,19 +536,23 @@ ssize_t mst_queue_read(struct mst_queue *q, struct iov_iter *to, bool nowait)
 			return -ERESTARTSYS;
 		}
 
-		do {
-			ret = mst_queue_copy_out(q, to);
-			if (ret)
+		for (;;) {
+			copied = mst_queue_copy_out(q, to);
+			if (copied)
 				break;
 			spin_lock(&q->lock);
-			ret = mst_queue_read_status_locked(q);
+			st = mst_queue_read_status_locked(q);
 			spin_unlock(&q->lock);
 			/* MST_Q_COPY: a chunk came after the copy loop looked. */
-		} while (ret == MST_Q_COPY);
+			if (st != MST_Q_COPY)
+				break;
+		}
 		mutex_unlock(&q->read_lock);
 
-		if (ret != MST_Q_WAIT)
-			return ret;
+		if (copied)
+			return copied;
+		if (st != MST_Q_WAIT)
+			return st;
 		if (nowait)
 			return -EAGAIN;
 		if (wait_event_interruptible(q->readq, mst_queue_readable(q)))

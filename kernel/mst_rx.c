@@ -65,14 +65,14 @@ static int mst_rx_learn_nstreams(struct mst_rx_session *s, u32 stream, u32 n)
 {
 	int ret = 0;
 
+	if (stream >= n)
+		return -EINVAL;
 	spin_lock(&s->nstreams_lock);
 	if (!s->geo.nstreams)
 		s->geo.nstreams = n;
 	else if (s->geo.nstreams != n)
 		ret = -EINVAL;
 	spin_unlock(&s->nstreams_lock);
-	if (!ret && stream >= n)
-		ret = -EINVAL;
 	return ret;
 }
 
