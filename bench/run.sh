@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# bench/run.sh - every benchmark scenario, one after another, in one guest boot
+# (`make -C bench` boots the guest and runs this; on a machine that loads the modules
+# itself it can run as it is). It writes raw results only, one JSON line per run, to
+# $BENCH_OUT/raw/ (default bench/results/raw/); bench/report.py turns them into the CSV
+# files, plots and summary.md.
+#
+# Scenarios (issue 7):
+#   cal  copy bandwidth of the guest over all vCPUs and over one (the one-copy bound)
+#   s2   one device, no engine limit (CPU and memory bound); its best median throughput
+#        is the pipeline bandwidth that s1 sizes its engine limit from
+#   s1   one device, engines limited so that 4 x rate <= half the pipeline bandwidth
+#   s3   critical-data latency: REINIT while a 256 MiB save is in progress, in
+#        STOP_COPY (as the issue asks) and in PRE_COPY
+#   s4   1, 2, 4 devices, STOP_COPY device after device vs together in one pool
+#   s5   8 GiB pattern-backed state: downtime and the reader pool's peak memory
+#
+# Downtime is the library's: from just before the first source is asked to leave
+# RUNNING for STOP_COPY to just after the last destination reached RUNNING, so the
+# destination's load (RESUMING -> STOP, which validates every stream) is inside it.
+#
+# Environment: QUICK=1 (fewer runs, smaller states), BENCH_SCENARIOS="cal s2 s1 s3 s4 s5",
+# BENCH_OUT=DIR, BENCH_REPS=N, BENCH_PERF=0|1, and the sizes below (BENCH_*).
+set -uo pipefail
+
+top=${MSTREAM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+bench=$top/bench
+out=${BENCH_OUT:-$bench/results}
+raw=$out/raw
+cli=$top/userspace/build/mstream
+mb=$bench/build/mstbench
+quick=${QUICK:-0}
+[ "$quick" = 0 ] && quick=
+mode=full
+[ -n "$quick" ] && mode=quick
+
+if [ -n "$quick" ]; then
+	reps=${BENCH_REPS:-1}
+	s12_size=${BENCH_S12_SIZE:-16M}
+	s3_size=${BENCH_S3_SIZE:-32M}
+	s4_size=${BENCH_S4_SIZE:-8M}
+	s5_size=${BENCH_S5_SIZE:-4200M}
+	s5_reps=${BENCH_S5_REPS:-1}
+	s5_variants=${BENCH_S5_VARIANTS:-v3-8}
+	s5_v2_reps=${BENCH_S5_V2_REPS:-0}
+	perf=${BENCH_PERF:-0}
+else
+	reps=${BENCH_REPS:-5}
+	s12_size=${BENCH_S12_SIZE:-64M}
+	s3_size=${BENCH_S3_SIZE:-256M}
+	s4_size=${BENCH_S4_SIZE:-16M}
+	s5_size=${BENCH_S5_SIZE:-8G}
+	s5_reps=${BENCH_S5_REPS:-3}
+	s5_variants=${BENCH_S5_VARIANTS:-v3-8}
+	s5_v2_reps=${BENCH_S5_V2_REPS:-0}
+	perf=${BENCH_PERF:-1}
+fi
+scenarios=${BENCH_SCENARIOS:-cal s2 s1 s3 s4 s5}
+variants_all="v2-today v2-thread v2-mux4 v2-mux8 v3-1 v3-2 v3-4 v3-8"
+s1_variants=${BENCH_S1_VARIANTS:-$variants_all}
+s2_variants=${BENCH_S2_VARIANTS:-$variants_all}
+s3_variants=${BENCH_S3_VARIANTS:-$variants_all}
+s3_pre_variants=${BENCH_S3_PRE_VARIANTS:-v2-today v2-mux4 v3-1 v3-4}
+s4_n=${BENCH_S4_N:-4}
+s1_rule_n=4	# s1: s1_rule_n x rate <= pipeline bandwidth / 2
+stall=${BENCH_STALL_TIMEOUT:-30}	# a run in which no byte moves for this long fails
+
+type_dir=/sys/class/mdev_bus/mstream/mdev_supported_types/vfio_mstream-dev
+log() { printf '[%6ds] %s\n' $SECONDS "$*" >&2; }
+die() { log "run.sh: $*"; exit 1; }
+
+[ -x "$cli" ] || die "$cli is not built (make -C userspace)"
+[ -x "$mb" ] || die "$mb is not built (make -C bench programs)"
+[ -d "$type_dir" ] || die "no mstream mdev type: is vfio_mstream loaded?"
+mkdir -p "$raw" "$out/logs" || die "cannot create $raw"
+rm -f "$raw"/*.jsonl "$raw"/*.txt
+exec 2> >(tee -a "$out/logs/run.log" >&2)
+
+# ---------------------------------------------------------------- helpers
+
+to_bytes() {	# 128M -> 134217728
+	local v=$1 n=${1%[KkMmGg]}
+	case $v in
+	*[Kk]) echo $((n << 10)) ;; *[Mm]) echo $((n << 20)) ;; *[Gg]) echo $((n << 30)) ;;
+	*) echo "$v" ;;
+	esac
+}
+
+knob() {	# knob UUID NAME VALUE
+	echo "$3" >"/sys/bus/mdev/devices/$1/mstream/$2" 2>/dev/null ||
+		{ log "cannot set $2=$3 on $1"; return 1; }
+}
+knob_get() { cat "/sys/bus/mdev/devices/$1/mstream/$2" 2>/dev/null || echo "?"; }
+
+# JSON string of arbitrary text (last 400 bytes, one line).
+jstr() {
+	local s=${1: -400}
+	s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/ | }; s=${s//$'\t'/ }; s=${s//$'\r'/}
+	printf '"%s"' "$(printf '%s' "$s" | tr -d '\000-\037')"
+}
+
+now_ns() { date +%s%N; }
+
+src=() dst=()
+make_instances() {	# make_instances N: N source/destination pairs
+	local i u
+	for ((i = ${#src[@]}; i < $1; i++)); do
+		u=$(cat /proc/sys/kernel/random/uuid); echo "$u" >"$type_dir/create" || die "create"
+		src+=("$u")
+		u=$(cat /proc/sys/kernel/random/uuid); echo "$u" >"$type_dir/create" || die "create"
+		dst+=("$u")
+	done
+}
+
+# geometry NPAIRS SIZE BACKING: set the geometry of the first NPAIRS pairs and
+# allocate their states (a checksum read), outside every measurement.
+geometry() {
+	local i d
+	for ((i = 0; i < $1; i++)); do
+		for d in "${src[i]}" "${dst[i]}"; do
+			[ "$(knob_get "$d" backing)" = "$3" ] || knob "$d" backing "$3" || return 1
+			[ "$(knob_get "$d" state_size)" = "$(to_bytes "$2")" ] ||
+				knob "$d" state_size "$2" || return 1
+			knob "$d" dirty_rate 0; knob "$d" reinit_period_ms 0
+			knob "$d" chunk_size 8M; knob "$d" read_ahead 2; knob "$d" crit_size 65536
+			cat "/sys/bus/mdev/devices/$d/mstream/checksum" >/dev/null
+		done
+	done
+}
+
+# variant NAME: sets MODE, ENG (engines of the source), ARGS (CLI), RARGS (mstbench)
+variant() {
+	case $1 in
+	v2-today) MODE=single ENG=1 ARGS=(-p v2 --reader serial) ;;
+	v2-thread) MODE=single ENG=1 ARGS=(-p v2 --reader threads --buf-size 1M) ;;
+	v2-mux*) MODE=mux ENG=${1#v2-mux} ARGS=(-p v2 --reader pool) ;;
+	v3-*) MODE=single ENG=${1#v3-} ARGS=(-p v3 -n "${1#v3-}" --reader pool) ;;
+	*) die "unknown variant $1" ;;
+	esac
+}
+
+# The knobs of source i for variant settings and an engine limit.
+setup_source() {	# setup_source I BW
+	knob "${src[$1]}" v2_mode "$MODE"
+	[ "$MODE" = mux ] && knob "${src[$1]}" engines "$ENG"
+	knob "${src[$1]}" engine_bw "$2"
+}
+
+# rotate LIST... by REP: each repetition starts with another variant, so that a
+# change of the host's load does not fall on one variant only.
+rotate() {
+	local r=$1; shift
+	local a=("$@") n=$# i
+	for ((i = 0; i < n; i++)); do printf '%s\n' "${a[(i + r) % n]}"; done
+}
+
+# migrate SCENARIO VARIANT REP NDEV ORDER SIZE BACKING BW [extra CLI args]
+# Runs one migration of the first NDEV pairs with the CLI and appends one record.
+migrate() {
+	local sc=$1 var=$2 rep=$3 ndev=$4 order=$5 size=$6 backing=$7 bw=$8
+	shift 8
+	local i pairs=() t0 t1 rc res err fw="" saved="" rss
+	variant "$var"
+	for ((i = 0; i < ndev; i++)); do
+		setup_source "$i" "$bw"
+		pairs+=("${src[i]}:${dst[i]}")
+	done
+	t0=$(now_ns)
+	res=$("$mb" rss -o "$raw/.rss" -- "$cli" migrate --json --no-precopy --no-progress \
+		--source-final running --stall-timeout "$stall" --order "$order" "${ARGS[@]}" "$@" "${pairs[@]}" \
+		2>"$raw/.err")
+	rc=$?
+	t1=$(now_ns)
+	err=$(cat "$raw/.err")
+	rss=$(cat "$raw/.rss" 2>/dev/null)
+	for ((i = 0; i < ndev; i++)); do
+		fw+="${fw:+,}$(knob_get "${src[i]}" fw_busy_ns)"
+		saved+="${saved:+,}$(knob_get "${src[i]}" bytes_saved)"
+	done
+	case $res in "{"*) ;; *) err="$res $err"; res=null ;; esac
+	printf '{"scenario":"%s","variant":"%s","rep":%d,"devices":%d,"order":"%s",' \
+		"$sc" "$var" "$rep" "$ndev" "$order"
+	printf '"state_size":%s,"backing":"%s","engine_bw":%s,"engines":%s,"v2_mode":"%s",' \
+		"$(to_bytes "$size")" "$backing" "$bw" "$ENG" "$MODE"
+	printf '"exit":%d,"wall_ns":%s,"fw_busy_ns":[%s],"bytes_saved":[%s],"rss":%s,' \
+		"$rc" "$((t1 - t0))" "$fw" "$saved" "${rss:-null}"
+	printf '"stderr":%s,"result":%s}\n' "$(jstr "$err")" "$res"
+}
+
+# A failed run is recorded with its error and the run goes on.
+note_run() {	# note_run FILE RECORD
+	printf '%s\n' "$2" >>"$1"
+	case $2 in
+	*'"exit":0,'*) ;;
+	*) log "  FAILED: $(printf '%s' "$2" | grep -o '"stderr":"[^"]*"' | head -c 300)" ;;
+	esac
+}
+
+downtime_of() {	# the last record's downtime in ms, for the log
+	tail -n1 "$1" | grep -o '"downtime_ns":[0-9]*' | head -n1 |
+		awk -F: '{ printf "%.0f ms", $2 / 1e6 }'
+}
+
+dump_knobs() {	# dump_knobs TITLE NPAIRS
+	local i d k
+	{
+		echo "## $1"
+		for ((i = 0; i < $2; i++)); do
+			for d in "${src[i]}" "${dst[i]}"; do
+				printf '%s' "$d"
+				for k in state_size backing crit_size dirty_rate dirty_pattern \
+					reinit_period_ms engines v2_mode engine_bw chunk_size read_ahead; do
+					printf ' %s=%s' "$k" "$(knob_get "$d" "$k")"
+				done
+				echo
+			done
+		done
+	} >>"$raw/knobs.txt"
+}
+
+# ---------------------------------------------------------------- machine
+
+{
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "kernel: $(uname -r) ($(uname -v))"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "vcpus: $(nproc)"
+	echo "memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+	echo "guest: ${MSTREAM_GUEST:+yes (scripts/guest-run)}${MSTREAM_GUEST:-no (native)}"
+	echo "cmdline: $(cat /proc/cmdline)"
+	echo "module: $(modinfo -F srcversion "$top/kernel/vfio_mstream.ko" 2>/dev/null) $(md5sum <"$top/kernel/vfio_mstream.ko" 2>/dev/null | cut -c1-12)"
+	echo "mode: $mode; reps $reps"
+	echo "scenarios: $scenarios"
+} >"$raw/machine-guest.txt"
+{
+	echo "reps=$reps s12_size=$s12_size s3_size=$s3_size s4_size=$s4_size s4_n=$s4_n"
+	echo "s5_size=$s5_size s5_reps=$s5_reps s5_variants=$s5_variants s5_v2_reps=$s5_v2_reps"
+	echo "s1_variants=$s1_variants"
+	echo "s2_variants=$s2_variants"
+	echo "s3_variants=$s3_variants"
+	echo "s3_pre_variants=$s3_pre_variants"
+	echo "s1_rule_n=$s1_rule_n perf=$perf"
+} >"$raw/params-run.txt"
+log "bench: $mode mode, $reps runs per point, scenarios: $scenarios"
+
+make_instances 1
+
+# ---------------------------------------------------------------- cal
+
+# Copy bandwidth, at the start and again at the end of the bench (the host may be
+# shared: the report takes the median of all).
+run_cal() {	# run_cal WHEN
+	local r n=$(nproc)
+	log "cal ($1): copy bandwidth, $n threads and 1 thread"
+	for ((r = 1; r <= 3; r++)); do
+		printf '{"scenario":"cal","when":"%s","kind":"all","rep":%d,"result":%s}\n' "$1" "$r" \
+			"$("$mb" copybw --threads "$n" --size 32M --reps 4)" >>"$raw/cal.jsonl"
+		printf '{"scenario":"cal","when":"%s","kind":"one","rep":%d,"result":%s}\n' "$1" "$r" \
+			"$("$mb" copybw --threads 1 --size 32M --reps 4)" >>"$raw/cal.jsonl"
+	done
+	log "cal ($1): $(grep '"all"' "$raw/cal.jsonl" | grep -o '"mib_s":[0-9.]*' | tr '\n' ' ')"
+}
+
+# ---------------------------------------------------------------- s2, s1
+
+run_s12() {	# run_s12 SCENARIO BW VARIANTS
+	local sc=$1 bw=$2 vars=($3) r v
+	geometry 1 "$s12_size" memory || die "geometry"
+	dump_knobs "$sc: $s12_size memory, engine_bw $bw" 1
+	if [ "$sc" = s2 ] && [ -z "$quick" ]; then
+		log "$sc: warm-up run (not recorded)"
+		migrate warmup v3-4 0 1 together "$s12_size" memory 0 >/dev/null
+	fi
+	for ((r = 1; r <= reps; r++)); do
+		for v in $(rotate "$r" "${vars[@]}"); do
+			note_run "$raw/$sc.jsonl" "$(migrate "$sc" "$v" "$r" 1 together "$s12_size" memory "$bw")"
+			log "$sc rep $r $v: $(downtime_of "$raw/$sc.jsonl")"
+		done
+	done
+}
+
+# Pipeline bandwidth: the best median throughput (state / downtime) of a scenario.
+pipeline_bw() {
+	python3 "$bench/report.py" --pipeline-bw "$1" 2>/dev/null || echo 0
+}
+
+profile() {	# profile NAME VARIANT BW: one run under perf, not counted
+	[ "$perf" = 1 ] && command -v perf >/dev/null || return 0
+	local name=$1 var=$2 bw=$3 i
+	mkdir -p "$out/perf"
+	variant "$var"
+	setup_source 0 "$bw"
+	log "perf: $name ($var, engine_bw $bw)"
+	perf record -q -a -B -N -e cpu-clock -F 499 -o "$out/perf/$name.data" -- \
+		"$cli" migrate --json --no-precopy --no-progress --no-checksum \
+		--source-final running "${ARGS[@]}" "${src[0]}:${dst[0]}" \
+		>"$out/perf/$name.json" 2>"$out/perf/$name.err"
+	cp /proc/kallsyms "$out/perf/kallsyms"
+	for i in fw_busy_ns bytes_saved; do
+		echo "$i $(knob_get "${src[0]}" $i)"
+	done >"$out/perf/$name.knobs"
+}
+
+# ---------------------------------------------------------------- s3
+
+run_s3() {
+	local r v phase vars at sz res rc
+	sz=$(to_bytes "$s3_size")
+	at=$((sz / 4))
+	geometry 1 "$s3_size" pattern || die "geometry"
+	dump_knobs "s3: $s3_size pattern, engine_bw 0, REINIT after $at bytes" 1
+	for phase in stopcopy precopy; do
+		if [ $phase = stopcopy ]; then vars=($s3_variants); else vars=($s3_pre_variants); fi
+		for ((r = 1; r <= reps; r++)); do
+			for v in $(rotate "$r" "${vars[@]}"); do
+				variant "$v"
+				setup_source 0 0
+				local rargs=("${ARGS[@]}")
+				[ $phase = precopy ] && rargs+=(--precopy)
+				res=$("$mb" reinit --at "$at" --stall-timeout "$stall" "${rargs[@]}" "${src[0]}" "${dst[0]}" 2>"$raw/.err")
+				rc=$?
+				case $res in "{"*) ;; *) res=null ;; esac
+				note_run "$raw/s3.jsonl" "$(printf '{"scenario":"s3","variant":"%s","phase":"%s","rep":%d,"state_size":%s,"backing":"pattern","engine_bw":0,"engines":%s,"exit":%d,"stderr":%s,"result":%s}' \
+					"$v" "$phase" "$r" "$sz" "$ENG" "$rc" "$(jstr "$(cat "$raw/.err")")" "$res")"
+				log "s3 $phase rep $r $v: $(tail -n1 "$raw/s3.jsonl" | grep -o '"delivered":[a-z]*,"latency_ms":[-0-9.]*')"
+			done
+		done
+	done
+}
+
+# ---------------------------------------------------------------- s4
+
+run_s4() {
+	local r v bw cal n order k nd vars=()
+	make_instances 4
+	geometry 4 "$s4_size" pattern || die "geometry"
+	# Pipeline bandwidth of this configuration: 4 devices together, no limit.
+	for ((r = 1; r <= 3; r++)); do
+		note_run "$raw/s4cal.jsonl" "$(migrate s4cal "v3-$s4_n" "$r" 4 together "$s4_size" pattern 0)"
+		log "s4 calibration rep $r: $(downtime_of "$raw/s4cal.jsonl")"
+	done
+	cal=$(pipeline_bw "$raw/s4cal.jsonl")
+	# 4 devices x N engines x rate <= half of it
+	bw=$(awk -v c="$cal" -v n="$s4_n" 'BEGIN { r = int(c / 2 / (4 * n)); print r < 1 ? 1 : r }')
+	echo "s4_pipeline_mib_s=$cal s4_engine_bw=$bw" >>"$raw/params-run.txt"
+	log "s4: pipeline ${cal} MiB/s (4 devices together, unlimited) -> engine_bw $bw MiB/s"
+	dump_knobs "s4: $s4_size pattern per device, engine_bw $bw" 4
+	for nd in 1 2 4; do
+		for order in serial together; do
+			[ $nd = 1 ] && [ $order = together ] && continue
+			vars+=("$nd:$order")
+		done
+	done
+	for ((r = 1; r <= reps; r++)); do
+		for k in $(rotate "$r" "${vars[@]}"); do
+			nd=${k%:*} order=${k#*:}
+			note_run "$raw/s4.jsonl" "$(migrate s4 "v3-$s4_n" "$r" "$nd" "$order" "$s4_size" pattern "$bw")"
+			log "s4 rep $r $nd devices $order: $(downtime_of "$raw/s4.jsonl")"
+		done
+	done
+}
+
+# ---------------------------------------------------------------- s5
+
+run_s5() {
+	local r v vars=($s5_variants)
+	geometry 1 "$s5_size" pattern || die "geometry"
+	dump_knobs "s5: $s5_size pattern" 1
+	for ((r = 1; r <= s5_reps; r++)); do
+		for v in $(rotate "$r" "${vars[@]}"); do
+			note_run "$raw/s5.jsonl" "$(migrate s5 "$v" "$r" 1 together "$s5_size" pattern 0)"
+			log "s5 rep $r $v: $(downtime_of "$raw/s5.jsonl")"
+		done
+	done
+	for ((r = 1; r <= s5_v2_reps; r++)); do
+		note_run "$raw/s5.jsonl" "$(migrate s5 v2-today "$r" 1 together "$s5_size" pattern 0)"
+		log "s5 rep $r v2-today: $(downtime_of "$raw/s5.jsonl")"
+	done
+}
+
+# ---------------------------------------------------------------- main
+
+for sc in $scenarios; do
+	t_sc=$SECONDS
+	case $sc in
+	cal) run_cal start ;;
+	s2)
+		run_s12 s2 0 "$s2_variants"
+		profile s2-v3-4 v3-4 0
+		profile s2-v2-mux4 v2-mux4 0
+		profile s2-v2-today v2-today 0
+		;;
+	s1)
+		[ -s "$raw/s2.jsonl" ] || die "s1 needs s2's pipeline bandwidth: run s2 first"
+		bwp=$(pipeline_bw "$raw/s2.jsonl")
+		s1_bw=$(awk -v c="$bwp" -v n="$s1_rule_n" 'BEGIN { r = int(c / 2 / n); print r < 1 ? 1 : r }')
+		echo "s1_pipeline_mib_s=$bwp s1_engine_bw=$s1_bw" >>"$raw/params-run.txt"
+		log "s1: pipeline $bwp MiB/s (s2's best median) -> engine_bw $s1_bw MiB/s per engine"
+		run_s12 s1 "$s1_bw" "$s1_variants"
+		profile s1-v3-4 v3-4 "$s1_bw"
+		;;
+	s3) run_s3 ;;
+	s4) run_s4 ;;
+	s5) run_s5 ;;
+	*) die "unknown scenario $sc" ;;
+	esac
+	echo "$sc $((SECONDS - t_sc))" >>"$raw/times.txt"
+	log "$sc done in $((SECONDS - t_sc)) s"
+done
+
+case " $scenarios " in *" cal "*) run_cal end ;; esac
+
+for ((i = 0; i < ${#src[@]}; i++)); do
+	echo 1 >"/sys/bus/mdev/devices/${src[i]}/remove"
+	echo 1 >"/sys/bus/mdev/devices/${dst[i]}/remove"
+done
+rm -f "$raw/.err" "$raw/.rss"
+echo "total $SECONDS" >>"$raw/times.txt"
+log "bench: all scenarios done in $SECONDS s"
