@@ -142,7 +142,9 @@ struct vfio_device_feature_mig_multistream {
  * Upon VFIO_DEVICE_FEATURE_GET, installs a new file descriptor for each dirty
  * stream 1..N of the current v3 saving or resuming session, in stream order,
  * into @fds. Each call installs new descriptors (which refer to the same
- * streams); the caller owns and closes them. Closing a stream FD early does
+ * streams, as dup() would: the descriptors of one stream share its file
+ * status flags, O_NONBLOCK included); the caller owns and closes them.
+ * Closing a stream FD early does
  * not end the session: the stream's data is simply not delivered, and a
  * destination missing it fails RESUMING -> STOP.
  *
@@ -175,7 +177,12 @@ struct vfio_device_feature_mig_stream_fds {
  * the stream holds. It takes PRECOPY_INFO's place per stream (the critical FD
  * also answers VFIO_MIG_GET_PRECOPY_INFO, with initial_bytes = its pending
  * bytes and dirty_bytes = the sum over the dirty streams, so that v2 logic
- * keeps working on it).
+ * keeps working on it). Selecting v3 opts into re-armed critical bytes: on
+ * the critical FD, initial_bytes rises again after a REINIT whether or not
+ * VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 was set. VFIO_PRECOPY_INFO_REINIT is
+ * reported there only with that opt-in (otherwise @flags is echoed, as in
+ * v2), and it is the same once-per-REINIT flag as
+ * %VFIO_MIG_STREAM_INFO_REINIT: whichever ioctl reports it first clears it.
  *
  * On the critical FD, @pending_bytes counts critical bytes not yet read. It
  * decreases as the FD is read and rises again only with a REINIT, which also
