@@ -16,7 +16,7 @@ UUIDS=()
 plan() { planned=$1; echo "TAP version 13"; echo "1..$1"; }
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 notok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
-diag() { echo "# $*"; }
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 # check "what" command...: ok when the command succeeds.
 check() { local what=$1; shift; if "$@"; then ok "$what"; else notok "$what"; fi; }
 # Exit 4 (kselftest's SKIP) with every planned case marked skipped.

@@ -233,6 +233,7 @@ struct mstream_stream_params {
 struct mstream_stream_stats {
 	enum mstream_stream_state state;
 	int error;		/* negative errno when FAILED */
+	bool error_on_write;	/* ... and it came from the output side */
 	bool critical;
 	uint64_t bytes_read;
 	uint64_t bytes_written;
@@ -240,6 +241,7 @@ struct mstream_stream_stats {
 	unsigned int parks;	/* times the stream parked (precopy passes) */
 	uint64_t t_first_ns;	/* first byte read (0: none yet) */
 	uint64_t t_drain_ns;	/* mstream_stream_drain() called */
+	uint64_t t_drain_first_ns; /* first byte read after that */
 	uint64_t t_end_ns;	/* DONE or FAILED */
 	uint64_t t_progress_ns; /* last byte moved */
 	bool busy;		/* a read or write is in flight */
@@ -396,6 +398,12 @@ struct mstream_session_params {
 	/* Called from the session's thread at most every tick. */
 	void (*progress)(struct mstream_session *s, void *arg);
 	void *progress_arg;
+	/* Called once, from the session's thread, right after the first
+	 * device (with ORDER_TOGETHER: every device) entered STOP_COPY and
+	 * before its streams are drained: a benchmark's hook, e.g. to inject
+	 * an event into a stopped device. */
+	void (*stopped)(struct mstream_session *s, void *arg);
+	void *stopped_arg;
 };
 #define MSTREAM_SESSION_REINIT (1u << 0)   /* v2: opt into PRECOPY_INFOv2 */
 #define MSTREAM_SESSION_CHECKSUM (1u << 1) /* read device checksums */

@@ -188,7 +188,7 @@ void stream_done(struct mstream_stream *s)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-bool stream_fail(struct mstream_stream *s, int err)
+static bool do_fail(struct mstream_stream *s, int err, bool on_write)
 {
 	struct mstream_pool *pool = s->pool;
 	bool did = false;
@@ -196,6 +196,7 @@ bool stream_fail(struct mstream_stream *s, int err)
 	pthread_mutex_lock(&pool->lock);
 	if (s->state != MSTREAM_STREAM_FAILED && s->state != MSTREAM_STREAM_DONE) {
 		s->error = err < 0 ? err : -EIO;
+		s->error_on_write = on_write;
 		ATOMIC_STORE(&s->t_end, mstream_now_ns());
 		__atomic_store_n(&s->state, MSTREAM_STREAM_FAILED, __ATOMIC_RELEASE);
 		wake_waiters(pool);
@@ -203,6 +204,16 @@ bool stream_fail(struct mstream_stream *s, int err)
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return did;
+}
+
+bool stream_fail(struct mstream_stream *s, int err)
+{
+	return do_fail(s, err, false);
+}
+
+bool stream_fail_write(struct mstream_stream *s, int err)
+{
+	return do_fail(s, err, true);
 }
 
 void pool_mem_get(struct mstream_pool *pool, uint64_t bytes)
@@ -230,8 +241,11 @@ void stream_account_read(struct mstream_stream *s, const void *buf, size_t n)
 	ATOMIC_STORE(&s->t_progress, now);
 	ATOMIC_ADD(&s->bytes_read, n);
 	ATOMIC_ADD(&s->pool->bytes_read, n);
-	if (__atomic_load_n(&s->drain, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&s->drain, __ATOMIC_ACQUIRE)) {
+		if (!s->t_drain_first)
+			ATOMIC_STORE(&s->t_drain_first, now);
 		ATOMIC_ADD(&s->bytes_drain, n);
+	}
 	if (s->flags & MSTREAM_STREAM_CHECKSUM)
 		xxh64_update(&s->hash, buf, n);
 }
@@ -374,6 +388,7 @@ int mstream_stream_get_stats(struct mstream_stream *s, struct mstream_stream_sta
 	pthread_mutex_lock(&s->pool->lock);
 	st->state = s->state;
 	st->error = s->error;
+	st->error_on_write = s->error_on_write;
 	st->parks = s->parks;
 	pthread_mutex_unlock(&s->pool->lock);
 	st->critical = s->flags & MSTREAM_STREAM_CRITICAL;
@@ -382,6 +397,7 @@ int mstream_stream_get_stats(struct mstream_stream *s, struct mstream_stream_sta
 	st->bytes_drain = ATOMIC_LOAD(&s->bytes_drain);
 	st->t_first_ns = ATOMIC_LOAD(&s->t_first);
 	st->t_drain_ns = ATOMIC_LOAD(&s->t_drain);
+	st->t_drain_first_ns = ATOMIC_LOAD(&s->t_drain_first);
 	st->t_end_ns = ATOMIC_LOAD(&s->t_end);
 	st->t_progress_ns = ATOMIC_LOAD(&s->t_progress);
 	st->busy = ATOMIC_LOAD(&s->io_busy);

@@ -42,6 +42,7 @@ struct mstream_stream {
 	/* Under pool->lock. */
 	enum mstream_stream_state state;
 	int error;
+	bool error_on_write;
 	bool drain;		/* read until EOF (also read atomically) */
 
 	/* The I/O thread's own. */
@@ -63,7 +64,7 @@ struct mstream_stream {
 
 	/* Counters and times: one writer, any reader (relaxed atomics). */
 	uint64_t bytes_read, bytes_written, bytes_drain;
-	uint64_t t_first, t_drain, t_end, t_progress;
+	uint64_t t_first, t_drain, t_drain_first, t_end, t_progress;
 	unsigned int parks;
 	bool io_busy, io_write_busy;
 	uint64_t checksum;
@@ -108,6 +109,8 @@ void stream_park(struct mstream_stream *s);
 void stream_done(struct mstream_stream *s);
 /* Returns true if this call failed the stream (false: already terminal). */
 bool stream_fail(struct mstream_stream *s, int err);
+/* The same, for an error of the output side. */
+bool stream_fail_write(struct mstream_stream *s, int err);
 bool stream_terminal(struct mstream_stream *s);
 enum mstream_stream_state stream_state(struct mstream_stream *s);
 

@@ -133,6 +133,10 @@ static int step(struct mstream_pool *pool, struct mstream_stream *s, char *buf, 
 
 	if (n > 0 && !ret)
 		return 1;
+	if (n > 0) {
+		stream_fail_write(s, ret);
+		return 0;
+	}
 	if (n == 0) {
 		stream_done(s);
 		return 0;

@@ -225,6 +225,12 @@ static void fail_stream(struct worker *w, struct mstream_stream *s, int err)
 	make_dead(w, s);
 }
 
+static void fail_stream_write(struct worker *w, struct mstream_stream *s, int err)
+{
+	stream_fail_write(s, err);
+	make_dead(w, s);
+}
+
 static void on_read(struct worker *w, struct mstream_stream *s, unsigned int b, int res)
 {
 	s->read_busy = false;
@@ -300,10 +306,10 @@ static void on_write(struct worker *w, struct mstream_stream *s, int res)
 	case -ECANCELED:
 		break;
 	case 0:
-		fail_stream(w, s, -EIO); /* a write that moves nothing */
+		fail_stream_write(w, s, -EIO); /* a write that moves nothing */
 		break;
 	default:
-		fail_stream(w, s, res);
+		fail_stream_write(w, s, res);
 	}
 }
 

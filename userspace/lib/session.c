@@ -40,7 +40,7 @@ struct mstream_session {
 	unsigned int ndev;
 	struct sdev *dev;
 	struct mstream_session_stats st;
-	bool ran, checksum_streams;
+	bool ran, checksum_streams, stopped_called;
 	uint64_t t_precopy;		/* precopy began (0: none) */
 };
 
@@ -171,6 +171,16 @@ static void progress(struct mstream_session *s)
 		s->p.progress(s, s->p.progress_arg);
 }
 
+/* What the other end of a failed stream is, for messages. */
+static const char *side(const char *kind, bool sink)
+{
+	if (!strcmp(kind, "devices"))
+		return sink ? "destination device" : "source device";
+	if (!strcmp(kind, "files"))
+		return "save file";
+	return sink ? "receiver" : "sender";
+}
+
 /* A failed stream, an abort, or a stall: the session fails. */
 static int check(struct mstream_session *s, bool stall)
 {
@@ -179,7 +189,8 @@ static int check(struct mstream_session *s, bool stall)
 
 	if (ab) {
 		pthread_mutex_lock(&s->lock);
-		set_err(s, ab, "%s", s->abort_msg[0] ? s->abort_msg : "aborted");
+		set_err(s, ab, "%s", s->abort_msg[0] ? s->abort_msg :
+				     ab == -EINTR ? "interrupted by a signal" : "aborted");
 		pthread_mutex_unlock(&s->lock);
 		return ab;
 	}
@@ -195,11 +206,16 @@ static int check(struct mstream_session *s, bool stall)
 			if (!sd->st[k])
 				continue;
 			mstream_stream_get_stats(sd->st[k], &ss);
+			if (ss.state == MSTREAM_STREAM_FAILED && ss.error_on_write)
+				return set_err(s, ss.error, "%s stream %u: writing to the %s: %s",
+					       dev_name(s, d), k, side(s->sink->ops->kind, true),
+					       mstream_strerror(ss.error));
 			if (ss.state == MSTREAM_STREAM_FAILED) {
 				const char *what = ss.error == -EPROTO ?
 					" (ENOMSG after STOP_COPY)" : "";
 
-				return set_err(s, ss.error, "%s stream %u: %s%s", dev_name(s, d), k,
+				return set_err(s, ss.error, "%s stream %u: reading from the %s: %s%s",
+					       dev_name(s, d), k, side(s->src->ops->kind, false),
 					       mstream_strerror(ss.error), what);
 			}
 			if (stall && base && ss.state == MSTREAM_STREAM_ACTIVE && ss.busy &&
@@ -344,6 +360,14 @@ static int drain(struct mstream_session *s, unsigned int first, unsigned int las
 				return set_err_last(s, ret, "switchover");
 		}
 		sd->stopped = true;
+	}
+	if (s->p.stopped && !s->stopped_called) {
+		s->stopped_called = true;
+		s->p.stopped(s, s->p.stopped_arg);
+	}
+	for (unsigned int d = first; d < last; d++) {
+		struct sdev *sd = &s->dev[d];
+
 		for (unsigned int k = 0; k < sd->nstreams; k++) {
 			if (!sd->st[k]) {
 				ret = add_stream(s, d, k);

@@ -28,6 +28,7 @@ struct opts {
 	const char *to;		/* migrate: host:port of a receiver */
 	const char *listen;	/* recv: host:port */
 	const char *token;
+	const char *at_stop;	/* --at-stop: run once the sources stopped */
 	uint64_t timeout_ns, accept_timeout_ns;
 	bool demo;
 	int precopy;		/* --precopy 1, --no-precopy 0, unset -1 */

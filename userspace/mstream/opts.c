@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,8 @@ void usage(FILE *f)
 	      "            --max-precopy-ms MS (30000), --tick-ms MS (10)\n"
 	      "            --stall-timeout S        fail when no data moves for S s (60)\n"
 	      "            --source-final stop|running  a migrated source's state (stop)\n"
+	      "            --at-stop CMD            run CMD (sh -c) once the sources are in\n"
+	      "                                     STOP_COPY, before draining (its time counts)\n"
 	      "network:    --token T | --token-file F | $MSTREAM_TOKEN\n"
 	      "            --timeout S (10), --accept-timeout S (recv, 60)\n"
 	      "checks:     --no-checksum, --no-verify (load: skip the up-front hash)\n"
@@ -163,12 +167,31 @@ static void read_token_file(struct opts *o, const char *path)
 	o->token = buf;
 }
 
+extern char **environ;
+
+/* --at-stop: a benchmark's hook, run to completion (its time is downtime). */
+static void at_stop(struct mstream_session *s, void *arg)
+{
+	struct opts *o = arg;
+	char *argv[] = { "sh", "-c", (char *)o->at_stop, NULL };
+	int status;
+	pid_t pid;
+
+	(void)s;
+	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ)) {
+		err("--at-stop: cannot run /bin/sh");
+		return;
+	}
+	if (waitpid(pid, &status, 0) == pid && (!WIFEXITED(status) || WEXITSTATUS(status)))
+		err("--at-stop: '%s' failed", o->at_stop);
+}
+
 enum {
 	O_READER = 256, O_QD, O_BUF, O_ORDER, O_NO_PRECOPY, O_THRESHOLD, O_MAX_ITER,
 	O_MAX_PRECOPY, O_TICK, O_STALL, O_SOURCE_FINAL, O_TO, O_LISTEN, O_TOKEN, O_TOKEN_FILE,
 	O_TIMEOUT, O_ACCEPT_TIMEOUT, O_NO_CHECKSUM, O_NO_VERIFY, O_JSON, O_PROGRESS,
 	O_NO_PROGRESS, O_DEMO, O_STATE_SIZE, O_ENGINE_BW, O_DIRTY_RATE, O_BACKING, O_NO_REINIT,
-	O_PRECOPY,
+	O_PRECOPY, O_AT_STOP,
 };
 
 static const struct option longopts[] = {
@@ -181,6 +204,7 @@ static const struct option longopts[] = {
 	{ "order", required_argument, NULL, O_ORDER },
 	{ "no-precopy", no_argument, NULL, O_NO_PRECOPY },
 	{ "precopy", no_argument, NULL, O_PRECOPY },
+	{ "at-stop", required_argument, NULL, O_AT_STOP },
 	{ "threshold", required_argument, NULL, O_THRESHOLD },
 	{ "max-iter", required_argument, NULL, O_MAX_ITER },
 	{ "max-precopy-ms", required_argument, NULL, O_MAX_PRECOPY },
@@ -273,6 +297,11 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case O_NO_PRECOPY:
 			o->sp.policy.no_precopy = true;
 			o->precopy = 0;
+			break;
+		case O_AT_STOP:
+			o->at_stop = optarg;
+			o->sp.stopped = at_stop;
+			o->sp.stopped_arg = o;
 			break;
 		case O_PRECOPY:
 			o->sp.policy.no_precopy = false;

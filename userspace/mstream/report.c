@@ -218,6 +218,9 @@ static void report_json(struct opts *o, struct mstream_session *s, int ret, FILE
 			json_u64(j, "bytes_precopy", ss.bytes_read - ss.bytes_drain);
 			json_u64(j, "bytes_stopcopy", ss.bytes_drain);
 			json_u64(j, "parks", ss.parks);
+			json_u64(j, "first_stopcopy_byte_ns",
+				 ss.t_drain_first_ns > st.t_stop_ns && st.t_stop_ns ?
+					 ss.t_drain_first_ns - st.t_stop_ns : 0);
 			json_u64(j, "end_ns", ss.t_end_ns > st.t_stop_ns && st.t_stop_ns ?
 						      ss.t_end_ns - st.t_stop_ns : 0);
 			dur = ss.t_end_ns > ss.t_drain_ns && ss.t_drain_ns ?
