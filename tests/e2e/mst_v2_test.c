@@ -636,10 +636,13 @@ FIXTURE(v2_reinit)
 FIXTURE_VARIANT(v2_reinit)
 {
 	bool optin;
+	const char *v2_mode;
 };
 
-FIXTURE_VARIANT_ADD(v2_reinit, with_precopy_info_v2) { .optin = true };
-FIXTURE_VARIANT_ADD(v2_reinit, without_opt_in) { .optin = false };
+FIXTURE_VARIANT_ADD(v2_reinit, with_precopy_info_v2) { .optin = true, .v2_mode = "single" };
+FIXTURE_VARIANT_ADD(v2_reinit, without_opt_in) { .optin = false, .v2_mode = "single" };
+/* Engines multiplexed on the one FD: new critical data goes ahead of what is not produced yet. */
+FIXTURE_VARIANT_ADD(v2_reinit, mux_with_precopy_info_v2) { .optin = true, .v2_mode = "mux" };
 
 FIXTURE_SETUP(v2_reinit)
 {
@@ -649,7 +652,7 @@ FIXTURE_SETUP(v2_reinit)
 	cfg.state_size = 64 * MST_MIB;
 	cfg.backing = "memory";
 	cfg.dirty_rate = 0;
-	cfg.v2_mode = "single";
+	cfg.v2_mode = variant->v2_mode;
 	cfg.reinit_period_ms = 0;
 	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
 	/* A slow engine, so a backlog builds up ahead of the reader. */
