@@ -16,7 +16,7 @@
 #   (KASAN and UBSAN reports already fail the test they happen in).
 #
 # Environment: LINUX_SRC_TAR (default /usr/src/linux-source-6.12.tar.xz),
-# KUNIT_JOBS (default nproc), KUNIT_TIMEOUT (seconds, default 900),
+# KUNIT_JOBS (default nproc), KUNIT_TIMEOUT (seconds, default 600),
 # KUNIT_DEBUG=0 to build without the debug options (faster, fewer checks).
 set -euo pipefail
 
@@ -29,7 +29,7 @@ tree=$work/linux-source-6.12
 build=$work/uml
 dest=$tree/drivers/misc/mstream
 jobs=${KUNIT_JOBS:-$(nproc)}
-timeout=${KUNIT_TIMEOUT:-900}
+timeout=${KUNIT_TIMEOUT:-600}
 
 engine=(mst_record mst_queue mst_rx mst_acct)
 
