@@ -241,6 +241,7 @@ static void mst_acct_reinit_rule(struct kunit *test)
 	prev = mst_acct_pending(&a, pos);
 	for (;;) {
 		ssize_t n = t_read(crit_q, buf, c->read_size), k;
+		bool all_read;
 		u64 cur;
 
 		KUNIT_ASSERT_GE(test, n, 0);
@@ -258,8 +259,8 @@ static void mst_acct_reinit_rule(struct kunit *test)
 		KUNIT_ASSERT_LE(test, cur, prev);
 		prev = cur;
 		/* Critical bytes are 0 exactly once the new data is read. */
-		if ((cur == 0) != (new_crit_read == c->crit_len) &&
-		    wrong_zero_at == U64_MAX)
+		all_read = new_crit_read == c->crit_len;
+		if (!cur != all_read && wrong_zero_at == U64_MAX)
 			wrong_zero_at = pos;
 	}
 	KUNIT_EXPECT_EQ_MSG(test, wrong_zero_at, U64_MAX,
