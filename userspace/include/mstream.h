@@ -259,6 +259,9 @@ struct mstream_pool_stats {
 	uint64_t peak_bytes;	/* most buffer memory holding data at once */
 	uint64_t in_use_bytes;
 	uint64_t bytes_read, bytes_written;
+	/* What the readers asked the kernel for: reads and writes issued,
+	 * polls issued, and reads that found nothing (EAGAIN). */
+	uint64_t reads, writes, polls, eagains;
 };
 
 int mstream_pool_create(struct mstream_pool **poolp, const struct mstream_pool_params *params);
@@ -436,7 +439,8 @@ struct mstream_device_stats {
 	unsigned int num_dirty;
 	unsigned int streams;	   /* 1 (v2) or N + 1 */
 	uint64_t bytes;
-	uint64_t t_stop_ns;	   /* this device entered STOP_COPY */
+	uint64_t t_stop_ns;	   /* this device was asked to enter STOP_COPY */
+	uint64_t t_stopped_ns;	   /* ... and the arc returned */
 	uint64_t t_drained_ns;	   /* its last stream ended */
 	uint64_t t_loaded_ns;	   /* its destination accepted the data */
 	bool has_src_checksum, has_dst_checksum;

@@ -379,6 +379,10 @@ int mstream_pool_get_stats(struct mstream_pool *pool, struct mstream_pool_stats 
 	st->in_use_bytes = ATOMIC_LOAD(&pool->in_use);
 	st->bytes_read = ATOMIC_LOAD(&pool->bytes_read);
 	st->bytes_written = ATOMIC_LOAD(&pool->bytes_written);
+	st->reads = ATOMIC_LOAD(&pool->reads);
+	st->writes = ATOMIC_LOAD(&pool->writes);
+	st->polls = ATOMIC_LOAD(&pool->polls);
+	st->eagains = ATOMIC_LOAD(&pool->eagains);
 	return 0;
 }
 

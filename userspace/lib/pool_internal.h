@@ -100,6 +100,7 @@ struct mstream_pool {
 
 	uint64_t in_use, peak, alloc; /* bytes of buffer memory */
 	uint64_t bytes_read, bytes_written;
+	uint64_t reads, writes, polls, eagains;
 };
 
 extern const struct pool_ops pool_uring_ops, pool_threads_ops, pool_serial_ops;

@@ -73,6 +73,7 @@ static int write_out(struct mstream_pool *pool, struct mstream_stream *s, const 
 	while (off < n) {
 		ssize_t w;
 
+		ATOMIC_ADD(&pool->writes, 1);
 		if (s->flags & STREAM_F_SOCKET)
 			w = send(s->out_fd, buf + off, n - off, MSG_NOSIGNAL);
 		else if (s->out_off >= 0)
@@ -119,7 +120,11 @@ static int step(struct mstream_pool *pool, struct mstream_stream *s, char *buf, 
 	}
 	ATOMIC_STORE(&s->io_busy, true);
 	pool_mem_get(pool, pool->p.buf_size);
+	ATOMIC_ADD(&pool->polls, 1);
+	ATOMIC_ADD(&pool->reads, 1);
 	n = read(s->in_fd, buf, pool->p.buf_size);
+	if (n < 0 && errno == EAGAIN)
+		ATOMIC_ADD(&pool->eagains, 1);
 	if (n > 0) {
 		stream_account_read(s, buf, n);
 		ATOMIC_STORE(&s->io_write_busy, true);

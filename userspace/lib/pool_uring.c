@@ -133,6 +133,7 @@ static void issue_read(struct worker *w, struct mstream_stream *s)
 	else
 		io_uring_prep_read(sqe, s->in_fd, buf_addr(w, b), bs, -1);
 	io_uring_sqe_set_data64(sqe, UD(OP_READ, s->widx, b));
+	ATOMIC_ADD(&w->pool->reads, 1);
 	s->read_busy = true;
 	s->read_buf = b;
 	s->read_drain = __atomic_load_n(&s->drain, __ATOMIC_ACQUIRE);
@@ -159,6 +160,7 @@ static void issue_write(struct worker *w, struct mstream_stream *s)
 		io_uring_prep_write(sqe, s->out_fd, p, len, s->out_off >= 0 ? s->out_off : -1);
 	}
 	io_uring_sqe_set_data64(sqe, UD(OP_WRITE, s->widx, e->buf));
+	ATOMIC_ADD(&w->pool->writes, 1);
 	s->write_busy = true;
 	w->inflight++;
 	ATOMIC_STORE(&s->io_busy, true);
@@ -171,6 +173,7 @@ static void issue_poll(struct worker *w, struct mstream_stream *s, bool out)
 
 	io_uring_prep_poll_add(sqe, out ? s->out_fd : s->in_fd, out ? POLLOUT : POLLIN);
 	io_uring_sqe_set_data64(sqe, UD(out ? OP_POLL_OUT : OP_POLL_IN, s->widx, 0));
+	ATOMIC_ADD(&w->pool->polls, 1);
 	if (out)
 		s->poll_out_busy = true;
 	else
@@ -261,6 +264,7 @@ static void on_read(struct worker *w, struct mstream_stream *s, unsigned int b, 
 		s->eof = true;
 		break;
 	case -EAGAIN:
+		ATOMIC_ADD(&w->pool->eagains, 1);
 		s->need_poll = true;
 		break;
 	case -EINTR:

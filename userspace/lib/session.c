@@ -23,7 +23,7 @@ struct sdev {
 	struct mstream_stream_stats ss[MSTREAM_MAX_STREAMS]; /* kept after the pool */
 	unsigned int nstreams;
 	bool stopped, drained, loaded;
-	uint64_t t_stop, t_drained, t_loaded;
+	uint64_t t_stop, t_stopped, t_drained, t_loaded;
 	bool has_src_sum, has_dst_sum;
 	uint64_t src_sum, dst_sum;
 };
@@ -142,24 +142,12 @@ static const char *dev_name(struct mstream_session *s, unsigned int d)
 									  "device";
 }
 
+static int add_stream_quiet(struct mstream_session *s, unsigned int d, unsigned int k);
+
 static int add_stream(struct mstream_session *s, unsigned int d, unsigned int k)
 {
-	struct ep_dev *in = &s->src->dev[d], *out = &s->sink->dev[d];
-	struct mstream_stream_params sp = {
-		.in_fd = in->fds[k],
-		.out_fd = out->fds[k],
-		.out_offset = out->off[k],
-	};
-	char name[96];
-	int ret;
+	int ret = add_stream_quiet(s, d, k);
 
-	if (in->lay.num_dirty && k == 0)
-		sp.flags |= MSTREAM_STREAM_CRITICAL;
-	if (s->checksum_streams)
-		sp.flags |= MSTREAM_STREAM_CHECKSUM;
-	snprintf(name, sizeof(name), "%s/%u", dev_name(s, d), k);
-	sp.name = name;
-	ret = mstream_pool_add(s->pool, &sp, &s->dev[d].st[k]);
 	if (ret)
 		return set_err_last(s, ret, "reader pool");
 	return 0;
@@ -339,43 +327,108 @@ static int device_done(struct mstream_session *s, unsigned int d)
 	return 0;
 }
 
-/* Stop devices [first, last) and drain them until each has been loaded. */
+/* Device d enters STOP_COPY; its streams are (added and) set to drain at
+ * once, so that its data flows while other devices are still stopping. */
+struct stopper {
+	struct mstream_session *s;
+	unsigned int dev;
+	pthread_t thread;
+	bool started;
+	int ret;
+	char msg[MSTREAM_ERRMSG];
+};
+
+static int add_stream_quiet(struct mstream_session *s, unsigned int d, unsigned int k)
+{
+	struct ep_dev *in = &s->src->dev[d], *out = &s->sink->dev[d];
+	struct mstream_stream_params sp = {
+		.in_fd = in->fds[k],
+		.out_fd = out->fds[k],
+		.out_offset = out->off[k],
+	};
+	char name[96];
+
+	if (in->lay.num_dirty && k == 0)
+		sp.flags |= MSTREAM_STREAM_CRITICAL;
+	if (s->checksum_streams)
+		sp.flags |= MSTREAM_STREAM_CHECKSUM;
+	snprintf(name, sizeof(name), "%s/%u", dev_name(s, d), k);
+	sp.name = name;
+	return mstream_pool_add(s->pool, &sp, &s->dev[d].st[k]);
+}
+
+static void *stop_one(void *arg)
+{
+	struct stopper *t = arg;
+	struct mstream_session *s = t->s;
+	struct sdev *sd = &s->dev[t->dev];
+
+	sd->t_stop = mstream_now_ns();
+	if (s->src->ops->stop) {
+		t->ret = s->src->ops->stop(s->src, t->dev);
+		if (t->ret) {
+			snprintf(t->msg, sizeof(t->msg), "switchover: %s", mstream_last_error());
+			return NULL;
+		}
+	}
+	sd->t_stopped = mstream_now_ns();
+	sd->stopped = true;
+	for (unsigned int k = 0; k < sd->nstreams; k++) {
+		if (!sd->st[k]) {
+			t->ret = add_stream_quiet(s, t->dev, k);
+			if (t->ret) {
+				snprintf(t->msg, sizeof(t->msg), "reader pool: %s",
+					 mstream_strerror(t->ret));
+				return NULL;
+			}
+		}
+		mstream_stream_drain(sd->st[k]);
+	}
+	return NULL;
+}
+
+/*
+ * Stop devices [first, last) and drain them until each has been loaded.
+ *
+ * Several devices are stopped from a thread each: a driver's STOP_COPY arc
+ * can take long (the sample device snapshots its state in it, as firmware
+ * does), and issuing the arcs one after the other would add them up before
+ * the last device even starts to produce.
+ */
 static int drain(struct mstream_session *s, unsigned int first, unsigned int last)
 {
-	int ret;
+	struct stopper stoppers[MSTREAM_MAX_DEVICES] = { 0 };
+	int ret = 0;
 
 	s->st.phase = MSTREAM_PHASE_STOPCOPY;
-	for (unsigned int d = first; d < last; d++) {
-		struct sdev *sd = &s->dev[d];
-
-		if (!s->st.t_stop_ns) {
-			s->st.t_stop_ns = mstream_now_ns();
-			if (s->sink->ops->switchover)
-				s->sink->ops->switchover(s->sink);
-		}
-		sd->t_stop = mstream_now_ns();
-		if (s->src->ops->stop) {
-			ret = s->src->ops->stop(s->src, d);
-			if (ret)
-				return set_err_last(s, ret, "switchover");
-		}
-		sd->stopped = true;
+	if (!s->st.t_stop_ns) {
+		s->st.t_stop_ns = mstream_now_ns();
+		if (s->sink->ops->switchover)
+			s->sink->ops->switchover(s->sink);
 	}
+	for (unsigned int d = first; d < last; d++) {
+		struct stopper *t = &stoppers[d];
+
+		t->s = s;
+		t->dev = d;
+		if (last - first > 1 && !pthread_create(&t->thread, NULL, stop_one, t))
+			t->started = true;
+		else
+			stop_one(t);
+	}
+	for (unsigned int d = first; d < last; d++) {
+		struct stopper *t = &stoppers[d];
+
+		if (t->started)
+			pthread_join(t->thread, NULL);
+		if (t->ret && !ret)
+			ret = set_err(s, t->ret, "%s", t->msg);
+	}
+	if (ret)
+		return ret;
 	if (s->p.stopped && !s->stopped_called) {
 		s->stopped_called = true;
 		s->p.stopped(s, s->p.stopped_arg);
-	}
-	for (unsigned int d = first; d < last; d++) {
-		struct sdev *sd = &s->dev[d];
-
-		for (unsigned int k = 0; k < sd->nstreams; k++) {
-			if (!sd->st[k]) {
-				ret = add_stream(s, d, k);
-				if (ret)
-					return ret;
-			}
-			mstream_stream_drain(sd->st[k]);
-		}
 	}
 	for (;;) {
 		bool all = true;
@@ -624,6 +677,7 @@ int mstream_session_get_device_stats(struct mstream_session *s, unsigned int d,
 		st->bytes += ss.bytes_read;
 	}
 	st->t_stop_ns = sd->t_stop;
+	st->t_stopped_ns = sd->t_stopped;
 	st->t_drained_ns = sd->t_drained;
 	st->t_loaded_ns = sd->t_loaded;
 	st->has_src_checksum = sd->has_src_sum;

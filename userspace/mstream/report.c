@@ -170,6 +170,10 @@ static void report_json(struct opts *o, struct mstream_session *s, int ret, FILE
 	json_bool(j, "fixed_buffers", st.pool.fixed_buffers);
 	json_u64(j, "alloc_bytes", st.pool.alloc_bytes);
 	json_u64(j, "peak_bytes", st.pool.peak_bytes);
+	json_u64(j, "reads", st.pool.reads);
+	json_u64(j, "writes", st.pool.writes);
+	json_u64(j, "polls", st.pool.polls);
+	json_u64(j, "eagains", st.pool.eagains);
 	json_end(j, '}');
 	json_arr(j, "devices");
 	for (unsigned int d = 0; d < st.devices; d++) {
@@ -184,6 +188,8 @@ static void report_json(struct opts *o, struct mstream_session *s, int ret, FILE
 		json_u64(j, "bytes", ds.bytes);
 		json_u64(j, "stop_ns", ds.t_stop_ns >= st.t_stop_ns && ds.t_stop_ns ?
 					       ds.t_stop_ns - st.t_stop_ns : 0);
+		json_u64(j, "stopped_ns", ds.t_stopped_ns >= st.t_stop_ns && ds.t_stopped_ns ?
+						  ds.t_stopped_ns - st.t_stop_ns : 0);
 		json_u64(j, "drained_ns", ds.t_drained_ns >= st.t_stop_ns && ds.t_drained_ns ?
 						  ds.t_drained_ns - st.t_stop_ns : 0);
 		json_u64(j, "loaded_ns", ds.t_loaded_ns >= st.t_stop_ns && ds.t_loaded_ns ?
