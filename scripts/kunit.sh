@@ -40,6 +40,15 @@ for h in /usr/include/gelf.h /usr/include/openssl/ssl.h; do
 	[ -e "$h" ] || die "$h not found (libelf-dev, libssl-dev): run 'make deps'"
 done
 
+# One run at a time per build directory: 'make test' and a hand-started run
+# would otherwise build into the same tree.
+mkdir -p "$work"
+exec 9>"$work/.lock"
+if ! flock -n 9; then
+	echo "kunit: another run holds $work/.lock; waiting"
+	flock 9
+fi
+
 # 1. The kernel tree, extracted once. A marker written last tells a complete
 #    extraction from one that was interrupted.
 if [ ! -e "$tree/.mst-extracted" ]; then
@@ -100,6 +109,7 @@ trap 'rm -f "$gen"' EXIT
 		echo "mst_kunit-y += $t"
 	done
 } >"$gen"
+chmod 644 "$gen"
 install_if_changed "$gen" "$dest/Makefile"
 
 # Files removed from the project disappear from the tree too.
