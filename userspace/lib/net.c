@@ -454,7 +454,8 @@ static void *monitor(void *arg)
 			}
 			continue;
 		}
-		if (now - c->last_tx >= NET_HEARTBEAT_NS) {
+		/* last_tx moves under other threads: it may be after `now`. */
+		if (now > c->last_tx && now - c->last_tx >= NET_HEARTBEAT_NS) {
 			/* Never blocks: if the peer does not read, its silence
 			 * check or ours ends the session. */
 			static const struct {
@@ -474,7 +475,7 @@ static void *monitor(void *arg)
 			c->last_tx = now;
 			pthread_mutex_unlock(&c->lock);
 		}
-		if (now - c->last_rx > c->timeout_ns) {
+		if (now > c->last_rx && now - c->last_rx > c->timeout_ns) {
 			lost(c, -ETIMEDOUT, "the %s has been silent for %llu s", c->who,
 			     (unsigned long long)(c->timeout_ns / NSEC_PER_SEC));
 			break;

@@ -206,7 +206,9 @@ static int check(struct mstream_session *s, bool stall)
 					       dev_name(s, d), k, side(s->src->ops->kind, false),
 					       mstream_strerror(ss.error), what);
 			}
+			/* (The stream may have moved after `now` was read.) */
 			if (stall && base && ss.state == MSTREAM_STREAM_ACTIVE && ss.busy &&
+			    now > MAX(base, ss.t_progress_ns) &&
 			    now - MAX(base, ss.t_progress_ns) > s->p.stall_timeout_ns)
 				return set_err(s, -ETIMEDOUT,
 					       "%s stream %u: no data moved for %llu s (%s side stuck)",
