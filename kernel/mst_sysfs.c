@@ -73,28 +73,125 @@ static ssize_t mst_store_geometry(struct mst_dev *mdev, u64 *field64,
 	return ret;
 }
 
-static ssize_t state_size_show(struct device *dev,
-			       struct device_attribute *attr, char *buf)
+/**
+ * enum mst_knob_kind - what a store to a numeric knob does besides the store
+ * @MST_KNOB_GEOMETRY: the state is sized from it: refused (-EBUSY) while the
+ *	device is opened, and the current state is dropped.
+ * @MST_KNOB_WORKLOAD: the workload reads it between batches: kick it so that
+ *	the new value holds once the store returns.
+ * @MST_KNOB_PLAIN: read where it takes effect (session start, or live by the
+ *	engines for engine_bw): nothing to do.
+ */
+enum mst_knob_kind {
+	MST_KNOB_GEOMETRY,
+	MST_KNOB_WORKLOAD,
+	MST_KNOB_PLAIN,
+};
+
+/**
+ * struct mst_knob - a numeric field of struct mst_cfg exposed in sysfs
+ * @attr: the attribute; mst_knob_show() and mst_knob_store() get back to the
+ *	descriptor from it with container_of().
+ * @offset: offsetof() the field in struct mst_cfg.
+ * @wide: the field is a u64; else a u32, and a value above U32_MAX is
+ *	-ERANGE rather than -EINVAL, as for any u32 knob.
+ * @min: smallest accepted value.
+ * @max: largest accepted value.
+ * @align: the value must be a multiple of it; 0 for any value.
+ * @kind: enum mst_knob_kind.
+ *
+ * A value that parses but is out of [@min, @max] or not aligned is -EINVAL.
+ */
+struct mst_knob {
+	struct device_attribute attr;
+	size_t offset;
+	bool wide;
+	u64 min;
+	u64 max;
+	u64 align;
+	enum mst_knob_kind kind;
+};
+
+static const struct mst_knob *mst_attr_knob(struct device_attribute *attr)
 {
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(mst_attr_dev(dev)->cfg.state_size));
+	return container_of(attr, struct mst_knob, attr);
 }
 
-static ssize_t state_size_store(struct device *dev,
-				struct device_attribute *attr,
-				const char *buf, size_t count)
+static void *mst_knob_field(struct mst_dev *mdev, const struct mst_knob *k)
 {
-	struct mst_dev *mdev = mst_attr_dev(dev);
-	u64 v;
-	int ret = mst_parse_u64(buf, &v);
+	return (u8 *)&mdev->cfg + k->offset;
+}
 
+static ssize_t mst_knob_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	const struct mst_knob *k = mst_attr_knob(attr);
+	void *field = mst_knob_field(mst_attr_dev(dev), k);
+
+	if (k->wide)
+		return sysfs_emit(buf, "%llu\n", READ_ONCE(*(u64 *)field));
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*(u32 *)field));
+}
+
+static ssize_t mst_knob_store(struct device *dev, struct device_attribute *attr,
+			      const char *buf, size_t count)
+{
+	const struct mst_knob *k = mst_attr_knob(attr);
+	struct mst_dev *mdev = mst_attr_dev(dev);
+	void *field = mst_knob_field(mdev, k);
+	u64 v;
+	int ret;
+
+	if (k->wide) {
+		ret = mst_parse_u64(buf, &v);
+	} else {
+		u32 v32;
+
+		ret = mst_parse_u32(buf, &v32);
+		v = v32;
+	}
 	if (ret)
 		return ret;
-	if (v < MST_MIN_STATE_SIZE || v > MST_MAX_STATE_SIZE ||
-	    v % MST_STATE_ALIGN)
+	if (v < k->min || v > k->max || (k->align && v % k->align))
 		return -EINVAL;
-	return mst_store_geometry(mdev, &mdev->cfg.state_size, NULL, v, count);
+
+	if (k->kind == MST_KNOB_GEOMETRY)
+		return mst_store_geometry(mdev, k->wide ? field : NULL,
+					  k->wide ? NULL : field, v, count);
+	if (k->wide)
+		WRITE_ONCE(*(u64 *)field, v);
+	else
+		WRITE_ONCE(*(u32 *)field, v);
+	if (k->kind == MST_KNOB_WORKLOAD)
+		mst_wl_kick(mdev);
+	return count;
 }
-static DEVICE_ATTR_RW(state_size);
+
+/* The u32/u64 split is all the generic code handles: refuse other widths. */
+#define MST_KNOB(_name, _min, _max, _align, _kind)			\
+static_assert(sizeof_field(struct mst_cfg, _name) == sizeof(u32) ||	\
+	      sizeof_field(struct mst_cfg, _name) == sizeof(u64));	\
+static struct mst_knob mst_knob_##_name = {				\
+	.attr	= __ATTR(_name, 0644, mst_knob_show, mst_knob_store),	\
+	.offset	= offsetof(struct mst_cfg, _name),			\
+	.wide	= sizeof_field(struct mst_cfg, _name) == sizeof(u64),	\
+	.min	= (_min),						\
+	.max	= (_max),						\
+	.align	= (_align),						\
+	.kind	= (_kind),						\
+}
+
+MST_KNOB(state_size, MST_MIN_STATE_SIZE, MST_MAX_STATE_SIZE, MST_STATE_ALIGN,
+	 MST_KNOB_GEOMETRY);
+MST_KNOB(crit_size, 1, MST_CRIT_MAX_SIZE, 0, MST_KNOB_GEOMETRY);
+MST_KNOB(dirty_rate, 0, U64_MAX, 0, MST_KNOB_WORKLOAD);
+MST_KNOB(reinit_period_ms, 0, U32_MAX, 0, MST_KNOB_WORKLOAD);
+MST_KNOB(engines, 1, MST_MAX_ENGINES, 0, MST_KNOB_PLAIN);
+/* MiB/s per engine, 0 = unlimited; at most U32_MAX bytes/s */
+MST_KNOB(engine_bw, 0, U32_MAX >> 20, 0, MST_KNOB_PLAIN);
+MST_KNOB(chunk_size, MST_MIN_CHUNK_SIZE, MST_MAX_CHUNK_SIZE, MST_PAGE_SIZE,
+	 MST_KNOB_PLAIN);
+MST_KNOB(read_ahead, 1, MST_MAX_READ_AHEAD, 0, MST_KNOB_PLAIN);
 
 static const char * const mst_backing_names[] = {
 	[MST_BACKING_MEMORY] = "memory",
@@ -120,50 +217,6 @@ static ssize_t backing_store(struct device *dev, struct device_attribute *attr,
 	return mst_store_geometry(mdev, NULL, &mdev->cfg.backing, i, count);
 }
 static DEVICE_ATTR_RW(backing);
-
-static ssize_t crit_size_show(struct device *dev,
-			      struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(mst_attr_dev(dev)->cfg.crit_size));
-}
-
-static ssize_t crit_size_store(struct device *dev,
-			       struct device_attribute *attr,
-			       const char *buf, size_t count)
-{
-	struct mst_dev *mdev = mst_attr_dev(dev);
-	u32 v;
-	int ret = mst_parse_u32(buf, &v);
-
-	if (ret)
-		return ret;
-	if (!v || v > MST_CRIT_MAX_SIZE)
-		return -EINVAL;
-	return mst_store_geometry(mdev, NULL, &mdev->cfg.crit_size, v, count);
-}
-static DEVICE_ATTR_RW(crit_size);
-
-static ssize_t dirty_rate_show(struct device *dev,
-			       struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(mst_attr_dev(dev)->cfg.dirty_rate));
-}
-
-static ssize_t dirty_rate_store(struct device *dev,
-				struct device_attribute *attr,
-				const char *buf, size_t count)
-{
-	struct mst_dev *mdev = mst_attr_dev(dev);
-	u64 v;
-	int ret = mst_parse_u64(buf, &v);
-
-	if (ret)
-		return ret;
-	WRITE_ONCE(mdev->cfg.dirty_rate, v);
-	mst_wl_kick(mdev);
-	return count;
-}
-static DEVICE_ATTR_RW(dirty_rate);
 
 static const char * const mst_dirty_pattern_names[] = {
 	[MST_DIRTY_UNIFORM] = "uniform",
@@ -192,29 +245,6 @@ static ssize_t dirty_pattern_store(struct device *dev,
 }
 static DEVICE_ATTR_RW(dirty_pattern);
 
-static ssize_t reinit_period_ms_show(struct device *dev,
-				     struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n",
-			  READ_ONCE(mst_attr_dev(dev)->cfg.reinit_period_ms));
-}
-
-static ssize_t reinit_period_ms_store(struct device *dev,
-				      struct device_attribute *attr,
-				      const char *buf, size_t count)
-{
-	struct mst_dev *mdev = mst_attr_dev(dev);
-	u32 v;
-	int ret = mst_parse_u32(buf, &v);
-
-	if (ret)
-		return ret;
-	WRITE_ONCE(mdev->cfg.reinit_period_ms, v);
-	mst_wl_kick(mdev);
-	return count;
-}
-static DEVICE_ATTR_RW(reinit_period_ms);
-
 static ssize_t reinit_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t count)
 {
@@ -234,56 +264,6 @@ static ssize_t reinit_store(struct device *dev, struct device_attribute *attr,
 	return ret ? ret : count;
 }
 static DEVICE_ATTR_WO(reinit);
-
-#define MST_U32_KNOB(_name, _min, _max)					\
-static ssize_t _name##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%u\n",					\
-			  READ_ONCE(mst_attr_dev(dev)->cfg._name));	\
-}									\
-static ssize_t _name##_store(struct device *dev,			\
-			     struct device_attribute *attr,		\
-			     const char *buf, size_t count)		\
-{									\
-	u32 v;								\
-	int ret = mst_parse_u32(buf, &v);				\
-									\
-	if (ret)							\
-		return ret;						\
-	if (v < (_min) || v > (_max))					\
-		return -EINVAL;						\
-	WRITE_ONCE(mst_attr_dev(dev)->cfg._name, v);			\
-	return count;							\
-}									\
-static DEVICE_ATTR_RW(_name)
-
-MST_U32_KNOB(engines, 1, MST_MAX_ENGINES);
-MST_U32_KNOB(engine_bw, 0, U32_MAX >> 20);
-MST_U32_KNOB(read_ahead, 1, MST_MAX_READ_AHEAD);
-
-static ssize_t chunk_size_show(struct device *dev,
-			       struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(mst_attr_dev(dev)->cfg.chunk_size));
-}
-
-static ssize_t chunk_size_store(struct device *dev,
-				struct device_attribute *attr,
-				const char *buf, size_t count)
-{
-	u32 v;
-	int ret = mst_parse_u32(buf, &v);
-
-	if (ret)
-		return ret;
-	if (v < MST_MIN_CHUNK_SIZE || v > MST_MAX_CHUNK_SIZE ||
-	    v % MST_PAGE_SIZE)
-		return -EINVAL;
-	WRITE_ONCE(mst_attr_dev(dev)->cfg.chunk_size, v);
-	return count;
-}
-static DEVICE_ATTR_RW(chunk_size);
 
 static const char * const mst_v2_mode_names[] = {
 	[MST_V2_SINGLE] = "single",
@@ -409,18 +389,18 @@ static ssize_t crit_gen_show(struct device *dev, struct device_attribute *attr,
 static DEVICE_ATTR_RO(crit_gen);
 
 static struct attribute *mst_dev_attrs[] = {
-	&dev_attr_state_size.attr,
+	&mst_knob_state_size.attr.attr,
 	&dev_attr_backing.attr,
-	&dev_attr_crit_size.attr,
-	&dev_attr_dirty_rate.attr,
+	&mst_knob_crit_size.attr.attr,
+	&mst_knob_dirty_rate.attr.attr,
 	&dev_attr_dirty_pattern.attr,
-	&dev_attr_reinit_period_ms.attr,
+	&mst_knob_reinit_period_ms.attr.attr,
 	&dev_attr_reinit.attr,
-	&dev_attr_engines.attr,
+	&mst_knob_engines.attr.attr,
 	&dev_attr_v2_mode.attr,
-	&dev_attr_engine_bw.attr,
-	&dev_attr_chunk_size.attr,
-	&dev_attr_read_ahead.attr,
+	&mst_knob_engine_bw.attr.attr,
+	&mst_knob_chunk_size.attr.attr,
+	&mst_knob_read_ahead.attr.attr,
 	&dev_attr_checksum.attr,
 	&dev_attr_mig_state.attr,
 	&dev_attr_protocol.attr,
