@@ -259,7 +259,7 @@ static void mst_queue_append(struct mst_queue *q, struct mst_chunk *c)
  * Chunks are read in the order they were published, whatever producer
  * published them.
  *
- * Context: any context that may take a spinlock.
+ * Context: any context that may take a spinlock; never sleeps.
  */
 void mst_queue_publish(struct mst_queue *q, struct mst_chunk *c)
 {
@@ -279,7 +279,8 @@ void mst_queue_publish(struct mst_queue *q, struct mst_chunk *c)
  * must each come from kmalloc() or kvmalloc(). An empty chunk, or one
  * published after mst_queue_close(), is freed at once.
  *
- * Context: any context that may take a spinlock.
+ * Context: process context. Sleeps only when it frees @c at once, since
+ * kvfree() of vmalloc()ed memory may; otherwise as mst_queue_publish().
  */
 void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c)
 {
@@ -291,6 +292,8 @@ void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c)
  * mst_queue_put_free() - give back an unused chunk
  * @q: the queue.
  * @c: a chunk from mst_queue_get_free().
+ *
+ * Context: any context that may take a spinlock; never sleeps.
  */
 void mst_queue_put_free(struct mst_queue *q, struct mst_chunk *c)
 {
