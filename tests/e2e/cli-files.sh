@@ -76,7 +76,13 @@ truncate -s 1000 "$bad/d0-s1.bin"
 refused "a truncated stream file" "d0-s1.bin is truncated"
 
 rm -rf "$bad"; cp -r "$good" "$bad"
-printf 'X' | dd of="$bad/d1-s2.bin" bs=1 seek=4000 conv=notrunc status=none
+# Flip every bit of one byte in the middle of the file.
+python3 - "$bad/d1-s2.bin" <<'PY'
+import os, sys
+with open(sys.argv[1], "r+b") as f:
+    off = os.path.getsize(sys.argv[1]) // 2
+    f.seek(off); b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 0xff]))
+PY
 refused "a corrupted stream file" "d1-s2.bin is corrupted"
 
 rm -rf "$bad"; cp -r "$good" "$bad"
