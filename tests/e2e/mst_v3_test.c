@@ -1332,6 +1332,34 @@ TEST_F_TIMEOUT(coexist, v2_on_another_instance_during_v3, 600)
 	EXPECT_EQ(0, ms.num_dirty);
 }
 
+/* Two v3 migrations at once, on four instances: no stream waits on another device's. */
+TEST_F_TIMEOUT(coexist, two_v3_migrations_together, 600)
+{
+	struct v3_job j1 = { .src = &self->a, .dst = &self->b,
+			     .o = { .ndirty = 2, .seed = mst_seed(), .precopy = true,
+				    .precopy_ms = 500, .monitor = true } };
+	struct v3_job j2 = { .src = &self->c, .dst = &self->d,
+			     .o = { .ndirty = 2, .seed = j1.o.seed + 1, .precopy = true,
+				    .precopy_ms = 500, .sched = MST_SCHED_RANDOM,
+				    .monitor = true } };
+	uint64_t sa = 0, sb = 0, sc = 0, sd = 0;
+	pthread_t t1, t2;
+
+	TH_LOG("seed %#llx", (unsigned long long)j1.o.seed);
+	ASSERT_EQ(0, pthread_create(&t1, NULL, v3_job_run, &j1));
+	ASSERT_EQ(0, pthread_create(&t2, NULL, v3_job_run, &j2));
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ASSERT_EQ(0, j1.ret) TH_LOG("a -> b: %s", j1.res.err);
+	ASSERT_EQ(0, j2.ret) TH_LOG("c -> d: %s", j2.res.err);
+	ASSERT_EQ(0, mst_checksum(self->a.uuid, &sa));
+	ASSERT_EQ(0, mst_checksum(self->b.uuid, &sb));
+	ASSERT_EQ(0, mst_checksum(self->c.uuid, &sc));
+	ASSERT_EQ(0, mst_checksum(self->d.uuid, &sd));
+	EXPECT_EQ(sa, sb);
+	EXPECT_EQ(sc, sd);
+}
+
 TEST_F_TIMEOUT(coexist, v2_on_the_same_device_after_v3, 600)
 {
 	struct mst_v3_opts o3 = { .ndirty = 8, .seed = mst_seed(), .monitor = true };
