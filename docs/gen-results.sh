@@ -10,13 +10,18 @@
 #   docs/gen-results.sh           rewrite those parts of docs/rfc.md in place
 #   docs/gen-results.sh --check   exit 1 if docs/rfc.md is not what this script generates
 #
+# The output depends only on the files read, so a fresh clone regenerates it identically
+# (commit bench/results/ together with docs/rfc.md).
+#
 # Nothing else in docs/rfc.md is touched. Needs bash, python3, wc and git.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 rfc=docs/rfc.md
-summary=bench/results/summary.md
+# SUMMARY=FILE reads another summary (e.g. bench/results-quick/summary.md while iterating);
+# the RFC then names that file next to the numbers.
+summary=${SUMMARY:-bench/results/summary.md}
 
 [ -f "$rfc" ] || { echo "gen-results: $rfc not found" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "gen-results: python3 is required" >&2; exit 1; }
@@ -132,12 +137,9 @@ results_section() {
 		MD
 		return
 	fi
-	local when
-	when=$(git log -1 --format='commit %h, %cs' -- "$summary" 2>/dev/null || true)
-	[ -n "$when" ] || when="not committed yet"
-	echo "Every number below is copied by \`docs/gen-results.sh\` from \`$summary\` ($when),"
-	echo "which \`make bench\` writes together with the CSV files, the plots and the parameters"
-	echo "of the run in \`bench/results/\`."
+	echo "Every number below is copied by \`docs/gen-results.sh\` from \`$summary\`, which"
+	echo "\`make bench\` writes together with the CSV files, the plots and the parameters of the"
+	echo "run, in the same directory."
 	echo
 	python3 - "$summary" <<-'PY'
 	import re, sys
@@ -145,9 +147,12 @@ results_section() {
 	src = open(path, encoding="utf-8").read().splitlines()
 	out, section = [], None
 
+	import os
+	base = os.path.relpath(os.path.dirname(os.path.abspath(path)), os.path.abspath("docs"))
 	def fix_links(l):
-	    # links relative to bench/results/ become relative to docs/
-	    return re.sub(r"(\]\()(?!https?:|/|#)([^)]+\))", r"\1../bench/results/\2", l)
+	    # links relative to the summary's directory become relative to docs/
+	    return re.sub(r"(\]\()(?!https?:|/|#)([^)]+\))",
+	                  lambda m: m.group(1) + base + "/" + m.group(2), l)
 
 	def source_note():
 	    s = " (section \"%s\")" % section if section else ""
