@@ -18,6 +18,10 @@
  *       pass instead of STOP_COPY), --poll-us US (default 500), --stall-timeout S
  *       (default the library's, 60 s).
  *
+ *   mstbench now
+ *       print CLOCK_MONOTONIC as seconds.nanoseconds (perf report --time windows
+ *       of a perf record -k CLOCK_MONOTONIC).
+ *
  *   mstbench rss [-o FILE] -- COMMAND [ARG...]
  *       run COMMAND, then write one JSON line to FILE (default stderr) with its
  *       peak resident memory (ru_maxrss) and the lowest MemAvailable of the
@@ -402,7 +406,7 @@ static int cmd_rss(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: mstbench copybw|reinit|rss ...\n");
+		fprintf(stderr, "usage: mstbench copybw|reinit|rss|now ...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -412,6 +416,12 @@ int main(int argc, char **argv)
 		return cmd_reinit(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "rss"))
 		return cmd_rss(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "now")) {
+		uint64_t t = mstream_now_ns();
+
+		printf("%" PRIu64 ".%09" PRIu64 "\n", t / UINT64_C(1000000000), t % UINT64_C(1000000000));
+		return 0;
+	}
 	fprintf(stderr, "mstbench: unknown command %s\n", argv[1]);
 	return 2;
 }

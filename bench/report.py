@@ -136,6 +136,8 @@ def mig_row(rec):
     rss = rec.get("rss") or {}
     ends = []
     sums = []
+    arcs = [d["stopped_ns"] - d.get("stop_ns", 0) for d in r.get("devices") or []
+            if d.get("stopped_ns")]
     for d in r.get("devices") or []:
         ends.append("/".join("%.0f" % (s.get("end_ns", 0) / 1e6) for s in d.get("streams", [])))
         sums.append(d.get("checksum_match"))
@@ -167,6 +169,10 @@ def mig_row(rec):
         "mem_used_peak_kib": rss.get("mem_used_peak_kib"),
         "checksum_match": all(x is True for x in sums) if sums else None,
         "stream_end_ms": " ".join(ends),
+        "stop_arc_ms": max(arcs) / 1e6 if good and arcs else None,
+        "pool_reads": pool.get("reads"),
+        "pool_polls": pool.get("polls"),
+        "pool_eagains": pool.get("eagains"),
         "wall_ms": rec.get("wall_ns", 0) / 1e6 if rec.get("wall_ns") else None,
     }
 
@@ -175,7 +181,8 @@ MIG_COLS = ["scenario", "variant", "rep", "devices", "order", "state_bytes", "ba
             "engine_bw_mib_s", "engines", "status", "error", "downtime_ms", "stopcopy_ms",
             "load_ms", "setup_ms", "bytes", "mib_s", "fw_busy_ms", "engine_util", "pool_kind",
             "pool_threads", "pool_alloc_bytes", "pool_peak_bytes", "maxrss_kib",
-            "mem_used_peak_kib", "checksum_match", "stream_end_ms", "wall_ms"]
+            "mem_used_peak_kib", "checksum_match", "stream_end_ms", "stop_arc_ms", "pool_reads",
+            "pool_polls", "pool_eagains", "wall_ms"]
 
 S3_COLS = ["scenario", "variant", "phase", "rep", "state_bytes", "at_bytes", "status", "error",
            "injected", "delivered", "latency_ms", "inject_after_stop_ms", "saved_at_inject",
@@ -454,8 +461,8 @@ def report(outdir):
 
     def s12_table(st, g, state, base, lb, engine_bw):
         o("| variant | downtime s, median (min-max) | x v2-today | x one-copy bound | "
-          "MiB/s | engine busy | pool peak | runs ok |")
-        o("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "MiB/s | engine busy | STOP_COPY arc ms | pool peak | runs ok |")
+        o("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for v in vsort(st):
             s = st[v]
             rs = g[v]
@@ -463,16 +470,19 @@ def report(outdir):
             util = med([r["engine_util"] for r in rs if r["status"] == "ok" and r["engine_util"] is not None])
             peak = med([r["pool_peak_bytes"] for r in rs if r["status"] == "ok" and r["pool_peak_bytes"] is not None])
             mibs = med([r["mib_s"] for r in rs if r["status"] == "ok" and r["mib_s"]])
-            o("| `%s` | %s | %s | %s | %s | %s | %s | %d/%d |" % (
+            arc = med([r["stop_arc_ms"] for r in rs if r["status"] == "ok" and r["stop_arc_ms"] is not None])
+            o("| `%s` | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
                 v, cell(s), fmt_r(ratio(m, base)), fmt_r(ratio(m, lb)),
                 "-" if mibs is None else "%.1f" % mibs,
-                "-" if util is None else "%.0f%%" % (util * 100),
+                "-" if util is None else "%.0f%%" % (util * 100), fmt_ms(arc),
                 human_bytes(peak), s["n"], s["runs"]))
         o()
         if lb:
             o("One-copy lower bound: %s / %.0f MiB/s = %.3f s." % (human_bytes(state), bw_all, lb / 1000))
         o("*engine busy* = the source's `fw_busy_ns` / (engines x STOP_COPY time): near 100% "
-          "the engines (the device) are the bottleneck; well below, they waited for the readers.")
+          "the engines (the device) are the bottleneck; well below, they waited for the readers. "
+          "*STOP_COPY arc* = how long the source's RUNNING -> STOP_COPY transition took (inside "
+          "the downtime; the driver allocates the session's chunk queues there).")
         for v in vsort(st):
             n = fails_note(st[v])
             if n:

@@ -27,7 +27,9 @@ top=${MSTREAM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bench=$top/bench
 out=${BENCH_OUT:-$bench/results}
 raw=$out/raw
-cli=$top/userspace/build/mstream
+# The Makefile passes copies of the CLI and the module taken when the bench started, so
+# that a rebuild of the tree during the run does not change what is measured.
+cli=${BENCH_CLI:-$top/userspace/build/mstream}
 mb=$bench/build/mstbench
 quick=${QUICK:-0}
 [ "$quick" = 0 ] && quick=
@@ -38,7 +40,7 @@ if [ -n "$quick" ]; then
 	reps=${BENCH_REPS:-1}
 	s12_size=${BENCH_S12_SIZE:-16M}
 	s3_size=${BENCH_S3_SIZE:-32M}
-	s4_size=${BENCH_S4_SIZE:-8M}
+	s4_size=${BENCH_S4_SIZE:-4M}
 	s5_size=${BENCH_S5_SIZE:-4200M}
 	s5_reps=${BENCH_S5_REPS:-1}
 	s5_variants=${BENCH_S5_VARIANTS:-v3-8}
@@ -48,7 +50,7 @@ else
 	reps=${BENCH_REPS:-5}
 	s12_size=${BENCH_S12_SIZE:-64M}
 	s3_size=${BENCH_S3_SIZE:-256M}
-	s4_size=${BENCH_S4_SIZE:-16M}
+	s4_size=${BENCH_S4_SIZE:-8M}
 	s5_size=${BENCH_S5_SIZE:-8G}
 	s5_reps=${BENCH_S5_REPS:-3}
 	s5_variants=${BENCH_S5_VARIANTS:-v3-8}
@@ -73,7 +75,7 @@ die() { log "run.sh: $*"; exit 1; }
 [ -x "$mb" ] || die "$mb is not built (make -C bench programs)"
 [ -d "$type_dir" ] || die "no mstream mdev type: is vfio_mstream loaded?"
 mkdir -p "$raw" "$out/logs" || die "cannot create $raw"
-rm -f "$raw"/*.jsonl "$raw"/*.txt
+rm -f "$raw"/*.jsonl "$raw"/*.txt "$out/logs/run.log" "$out"/perf/*
 exec 2> >(tee -a "$out/logs/run.log" >&2)
 
 # ---------------------------------------------------------------- helpers
@@ -228,7 +230,8 @@ dump_knobs() {	# dump_knobs TITLE NPAIRS
 	echo "memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 	echo "guest: ${MSTREAM_GUEST:+yes (scripts/guest-run)}${MSTREAM_GUEST:-no (native)}"
 	echo "cmdline: $(cat /proc/cmdline)"
-	echo "module: $(modinfo -F srcversion "$top/kernel/vfio_mstream.ko" 2>/dev/null) $(md5sum <"$top/kernel/vfio_mstream.ko" 2>/dev/null | cut -c1-12)"
+	echo "module loaded: srcversion $(cat /sys/module/vfio_mstream/srcversion 2>/dev/null)"
+	echo "cli: $cli, md5 $(md5sum <"$cli" | cut -c1-12)"
 	echo "mode: $mode; reps $reps"
 	echo "scenarios: $scenarios"
 } >"$raw/machine-guest.txt"
@@ -284,18 +287,57 @@ pipeline_bw() {
 	python3 "$bench/report.py" --pipeline-bw "$1" 2>/dev/null || echo 0
 }
 
-profile() {	# profile NAME VARIANT BW: one run under perf, not counted
-	[ "$perf" = 1 ] && command -v perf >/dev/null || return 0
-	local name=$1 var=$2 bw=$3 i
+# Profiles: one `perf record -a` for the whole bench (perf itself takes about a minute to
+# start in the guest), started with its events disabled and enabled around each profiled
+# run through its control FIFO; each run's CLOCK_MONOTONIC window goes to
+# perf/windows.txt, which `make -C bench perf-report` cuts the profile by.
+perf_pid=
+perf_start() {
+	[ "$perf" = 1 ] && command -v perf >/dev/null || return 1
+	[ -n "$perf_pid" ] && return 0
 	mkdir -p "$out/perf"
+	# the 9p project mount has no FIFOs: they live in the guest's /tmp
+	perf_fifo=$(mktemp -u /tmp/mstbench-perf.XXXXXX)
+	mkfifo "$perf_fifo.ctl" "$perf_fifo.ack" || { perf=0; return 1; }
+	exec {perf_ctl}<>"$perf_fifo.ctl" {perf_ack}<>"$perf_fifo.ack"
+	cp /proc/kallsyms "$out/perf/kallsyms"
+	log "perf: starting perf record -a (disabled until a profiled run)"
+	perf record -q -a -B -N --no-bpf-event -k CLOCK_MONOTONIC -e cpu-clock -F 499 -D -1 \
+		--control "fifo:$perf_fifo.ctl,$perf_fifo.ack" -o "$out/perf/bench.data" \
+		2>"$out/perf/perf.err" &
+	perf_pid=$!
+	return 0
+}
+perf_cmd() {	# perf_cmd enable|disable: 0 once perf acknowledged it
+	local ack
+	echo "$1" >&$perf_ctl
+	read -r -t 600 -u $perf_ack ack && [ "$ack" = ack ] && return 0
+	log "perf: no answer to '$1'; profiling stops ($(tail -c 200 "$out/perf/perf.err"))"
+	perf_stop
+	perf=0
+	return 1
+}
+perf_stop() {
+	[ -n "$perf_pid" ] || return 0
+	kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid"
+	exec {perf_ctl}>&- {perf_ack}>&-
+	rm -f "$perf_fifo.ctl" "$perf_fifo.ack"
+	perf_pid=
+}
+
+profile() {	# profile NAME VARIANT BW: one run under perf, not counted
+	perf_start || return 0
+	local name=$1 var=$2 bw=$3 i t0 t1
 	variant "$var"
 	setup_source 0 "$bw"
 	log "perf: $name ($var, engine_bw $bw)"
-	perf record -q -a -B -N -e cpu-clock -F 499 -o "$out/perf/$name.data" -- \
-		"$cli" migrate --json --no-precopy --no-progress --no-checksum \
-		--source-final running "${ARGS[@]}" "${src[0]}:${dst[0]}" \
-		>"$out/perf/$name.json" 2>"$out/perf/$name.err"
-	cp /proc/kallsyms "$out/perf/kallsyms"
+	perf_cmd enable || return 0
+	t0=$("$mb" now)
+	"$cli" migrate --json --no-precopy --no-progress --no-checksum --source-final running \
+		"${ARGS[@]}" "${src[0]}:${dst[0]}" >"$out/perf/$name.json" 2>"$out/perf/$name.err"
+	t1=$("$mb" now)
+	perf_cmd disable
+	echo "$name $t0 $t1" >>"$out/perf/windows.txt"
 	for i in fw_busy_ns bytes_saved; do
 		echo "$i $(knob_get "${src[0]}" $i)"
 	done >"$out/perf/$name.knobs"
@@ -397,7 +439,6 @@ for sc in $scenarios; do
 		echo "s1_pipeline_mib_s=$bwp s1_engine_bw=$s1_bw" >>"$raw/params-run.txt"
 		log "s1: pipeline $bwp MiB/s (s2's best median) -> engine_bw $s1_bw MiB/s per engine"
 		run_s12 s1 "$s1_bw" "$s1_variants"
-		profile s1-v3-4 v3-4 "$s1_bw"
 		;;
 	s3) run_s3 ;;
 	s4) run_s4 ;;
@@ -408,6 +449,7 @@ for sc in $scenarios; do
 	log "$sc done in $((SECONDS - t_sc)) s"
 done
 
+perf_stop
 case " $scenarios " in *" cal "*) run_cal end ;; esac
 
 for ((i = 0; i < ${#src[@]}; i++)); do
