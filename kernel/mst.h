@@ -343,7 +343,8 @@ int mst_state_ensure(struct mst_dev *dev);
 void mst_state_free(struct mst_dev *dev);
 void mst_state_fresh(struct mst_dev *dev);
 u64 mst_state_checksum(struct mst_dev *dev);
-void mst_state_reinit(struct mst_dev *dev);
+int mst_state_reinit(struct mst_dev *dev);
+void mst_state_bump_crit(struct mst_state *st);
 void mst_state_read_page(struct mst_dev *dev, u64 page, void *dst);
 u64 mst_state_copy_crit(struct mst_dev *dev, void *dst);
 void mst_state_geometry(struct mst_dev *dev, struct mst_geometry *geo,
@@ -360,7 +361,7 @@ void mst_fw_go(struct mst_sess *sess, bool precopy);
 void mst_fw_stop(struct mst_sess *sess);
 void mst_fw_release(struct mst_sess *sess);
 void mst_fw_stop_copy(struct mst_sess *sess);
-void mst_fw_reinit(struct mst_sess *sess);
+int mst_fw_reinit(struct mst_sess *sess);
 u64 mst_fw_remaining(struct mst_stream *s);
 u64 mst_fw_full_size(struct mst_dev *dev);
 void mst_fw_precopy_info(struct mst_stream *s, bool optin, bool *reinit,

@@ -508,8 +508,12 @@ static void mst_eng_done_locked(struct mst_engine *e, struct mst_job *job,
 		if (s->sess->mux) {
 			mst_mux_maybe_end_locked(s);
 		} else {
-			s->end_done = true;
+			WRITE_ONCE(s->end_done, true);
 			mst_queue_end_stream(&s->q);
+			/* v3: the critical FD may end now; wake its reader */
+			if (s->id && s->sess->protocol == 3)
+				wake_up_interruptible_poll(&s->sess->s[0].q.readq,
+							   EPOLLIN | EPOLLRDNORM);
 		}
 		return;
 	}
@@ -862,10 +866,17 @@ void mst_fw_stop_copy(struct mst_sess *sess)
 }
 
 /**
- * mst_fw_reinit() - queue the new critical data of a REINIT
+ * mst_fw_reinit() - new critical data: bump the generation and queue it
  * @sess: the saving session; dev->sess_lock held.
+ *
+ * The generation is bumped under the stream's lock, so a REINIT either
+ * reaches the stream or is refused: the device never holds critical data
+ * that the session it is saving through has stopped carrying.
+ *
+ * Return: 0, -EBUSY if the stream already sent its last critical data (the
+ * save is complete), -ENOMEM.
  */
-void mst_fw_reinit(struct mst_sess *sess)
+int mst_fw_reinit(struct mst_sess *sess)
 {
 	struct mst_dev *dev = sess->dev;
 	struct mst_stream *s = &sess->s[0];
@@ -882,13 +893,14 @@ void mst_fw_reinit(struct mst_sess *sess)
 		u64 start;
 
 		if (!c)
-			return;
+			return -ENOMEM;
 		mutex_lock(&s->lock);
 		if (s->closed || s->crit_ended) {
 			mutex_unlock(&s->lock);
 			kvfree(c);
-			return;
+			return -EBUSY;
 		}
+		mst_state_bump_crit(&dev->st);
 		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq++);
 		start = s->published;
 		mst_queue_publish_extra(&s->q, c);
@@ -898,7 +910,7 @@ void mst_fw_reinit(struct mst_sess *sess)
 			mst_acct_reinit(&s->acct, pos, start - pos, rec);
 		}
 		mutex_unlock(&s->lock);
-		return;
+		return 0;
 	}
 
 	/* v2 single and v3: a job of the engine owning sub-stream 0 */
@@ -906,8 +918,9 @@ void mst_fw_reinit(struct mst_sess *sess)
 	mutex_lock(&s->lock);
 	if (s->closed || s->crit_ended || e->end_done) {
 		mutex_unlock(&s->lock);
-		return;
+		return -EBUSY;
 	}
+	mst_state_bump_crit(&dev->st);
 	if (!e->crit_pending) {
 		/* v2: behind the job in progress; v3: behind older CRIT only */
 		e->crit_start = e->job_active ? e->job_end : s->published;
@@ -920,6 +933,7 @@ void mst_fw_reinit(struct mst_sess *sess)
 	mst_stream_open_pass_locked(s);
 	mst_eng_kick_locked(e);
 	mutex_unlock(&s->lock);
+	return 0;
 }
 
 /* ---- counts ---- */
@@ -1103,7 +1117,26 @@ int mst_fw_stream_info(struct mst_stream *s, struct vfio_mig_stream_info *info)
 	return 0;
 }
 
-/* ---- the v3 critical FD: END once its reader reaches it in STOP_COPY ---- */
+/*
+ * ---- the v3 critical FD: END once every dirty stream ended and its reader
+ * reached the end of it in STOP_COPY ----
+ *
+ * Until the dirty streams have produced their last record the save is still
+ * in progress and the device may produce new critical data (a REINIT): the
+ * critical stream stays open for it, so the new data is readable at once
+ * instead of being lost or queued behind the dirty backlog.
+ */
+
+/* Racy check: every dirty stream of @sess published its END. */
+static bool mst_sess_dirty_ended(struct mst_sess *sess)
+{
+	u32 i;
+
+	for (i = 1; i < sess->nfiles; i++)
+		if (!READ_ONCE(sess->s[i].end_done))
+			return false;
+	return true;
+}
 
 /* Racy check, for wait conditions and poll. */
 static bool mst_crit_can_end(struct mst_stream *s)
@@ -1112,7 +1145,8 @@ static bool mst_crit_can_end(struct mst_stream *s)
 
 	return READ_ONCE(s->stopcopy) && !READ_ONCE(s->closed) &&
 	       !READ_ONCE(s->crit_ended) && !READ_ONCE(e->crit_pending) &&
-	       !READ_ONCE(e->job_active) && !mst_queue_unread(&s->q);
+	       !READ_ONCE(e->job_active) && !mst_queue_unread(&s->q) &&
+	       mst_sess_dirty_ended(s->sess);
 }
 
 /* Returns -EAGAIN if @nowait and the stream's lock is busy. */
@@ -1130,7 +1164,8 @@ static int mst_crit_maybe_end(struct mst_stream *s, bool nowait)
 		mutex_lock(&s->lock);
 	}
 	if (s->stopcopy && !s->closed && !s->crit_ended && !e->crit_pending &&
-	    !e->job_active && !mst_queue_unread(&s->q) && s->end_chunk) {
+	    !e->job_active && !mst_queue_unread(&s->q) && s->end_chunk &&
+	    mst_sess_dirty_ended(s->sess)) {
 		c = s->end_chunk;
 		s->end_chunk = NULL;
 		mst_put_rec(c->buf, MST_TAG_END, 0, e->seq++, 0, 0, 0);

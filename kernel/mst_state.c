@@ -271,26 +271,38 @@ u64 mst_state_copy_crit(struct mst_dev *dev, void *dst)
 	return gen;
 }
 
+/* A new critical generation: the device was reconfigured. */
+void mst_state_bump_crit(struct mst_state *st)
+{
+	mutex_lock(&st->crit_lock);
+	st->crit_gen++;
+	mst_crit_fill_locked(st);
+	mutex_unlock(&st->crit_lock);
+}
+
 /**
  * mst_state_reinit() - the device was reconfigured: new critical state
  * @dev: the device, with its state allocated and kept so by the caller
  *	(state_mutex held, or the workload running on an opened device).
  *
- * Rewrites the critical region, bumps its generation and tells the saving
- * session, if any, which queues the new CRIT record as its protocol says.
+ * Rewrites the critical region and bumps its generation; a saving session,
+ * if any, queues the new CRIT record as its protocol says.
+ *
+ * Return: 0, or -EBUSY if the saving session already sent its last critical
+ * data: the change is refused rather than lost on the way to the
+ * destination.
  */
-void mst_state_reinit(struct mst_dev *dev)
+int mst_state_reinit(struct mst_dev *dev)
 {
-	struct mst_state *st = &dev->st;
+	int ret = 0;
 
 	mutex_lock(&dev->sess_lock);
-	mutex_lock(&st->crit_lock);
-	st->crit_gen++;
-	mst_crit_fill_locked(st);
-	mutex_unlock(&st->crit_lock);
 	if (dev->reinit_sess)
-		mst_fw_reinit(dev->reinit_sess);
+		ret = mst_fw_reinit(dev->reinit_sess);
+	else
+		mst_state_bump_crit(&dev->st);
 	mutex_unlock(&dev->sess_lock);
+	return ret;
 }
 
 void mst_state_geometry(struct mst_dev *dev, struct mst_geometry *geo,

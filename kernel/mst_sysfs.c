@@ -259,7 +259,7 @@ static ssize_t reinit_store(struct device *dev, struct device_attribute *attr,
 	mutex_lock(&mdev->state_mutex);
 	ret = mst_state_ensure(mdev);
 	if (!ret)
-		mst_state_reinit(mdev);
+		ret = mst_state_reinit(mdev);
 	mutex_unlock(&mdev->state_mutex);
 	return ret ? ret : count;
 }

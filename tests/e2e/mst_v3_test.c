@@ -434,7 +434,12 @@ TEST_F_TIMEOUT(v3_dev, small_reads, 300)
 	char why[256];
 
 	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_STOP_COPY, &s));
-	for (uint32_t i = 0; i <= 2; i++) {
+	/*
+	 * One stream after the other, blocking: the dirty ones first, since the
+	 * critical FD ends only once every dirty stream has ended.
+	 */
+	for (uint32_t j = 1; j <= 3; j++) {
+		uint32_t i = j % 3;
 		int fd = mst_v3_fd(&s, i);
 		uint32_t k = 0;
 		ssize_t n;
@@ -813,6 +818,21 @@ TEST_F_TIMEOUT(v3_reinit, critical_first, 600)
 		ASSERT_EQ(0, mst_stream_info(s.crit, &si));
 		EXPECT_EQ(0, si.pending_bytes);
 		EXPECT_EQ(1, p[0].mon.ncrit);
+	} else {
+		/*
+		 * Drain what the critical stream holds. With the dirty streams
+		 * unread the save is in progress, so it must not reach its END:
+		 * a REINIT may still come.
+		 */
+		pfd = (struct pollfd){ .fd = s.crit, .events = POLLIN };
+		while ((r = mst_pipe_pump(&p[0], UINT64_MAX, NULL)) > 0)
+			;
+		ASSERT_EQ(-EAGAIN, r);
+		EXPECT_EQ(0, poll(&pfd, 1, 300)) TH_LOG("critical FD readable with no data");
+		EXPECT_FALSE(p[0].eof);
+		EXPECT_EQ(1, p[0].mon.ncrit);
+		ASSERT_EQ(0, mst_stream_info(s.crit, &si));
+		EXPECT_EQ(0, si.flags & VFIO_MIG_STREAM_INFO_END);
 	}
 
 	/* Let every dirty stream queue a backlog nobody reads. */
@@ -863,10 +883,11 @@ TEST_F_TIMEOUT(v3_reinit, critical_first, 600)
 
 	/*
 	 * The new critical data is readable now, with the dirty FDs unread. In
-	 * STOP_COPY pending_bytes is exact up to EOF (the END record included).
+	 * STOP_COPY pending_bytes is exact up to EOF (the END record included),
+	 * and the END comes only once the dirty streams have ended.
 	 */
 	pfd = (struct pollfd){ .fd = s.crit, .events = POLLIN };
-	while (p[0].bytes < pos + pending) {
+	while (p[0].mon.last_crit_gen != gen || p[0].bytes < p[0].mon.last_crit_end) {
 		r = mst_pipe_pump(&p[0], pos + pending - p[0].bytes, NULL);
 		if (r == -EAGAIN) {
 			ASSERT_EQ(1, poll(&pfd, 1, 5000))
@@ -883,10 +904,13 @@ TEST_F_TIMEOUT(v3_reinit, critical_first, 600)
 	if (variant->state == VFIO_DEVICE_STATE_PRE_COPY) {
 		EXPECT_EQ(pos + pending, p[0].mon.last_crit_end);
 	} else {
-		EXPECT_LE(p[0].mon.last_crit_end, pos + pending);
-		EXPECT_EQ(0, read(s.crit, p[0].buf, 16));
+		/* what is left is the END, owed once the dirty streams end */
+		EXPECT_EQ(pos + pending, p[0].mon.last_crit_end + MST_REC_HDR_SIZE);
+		EXPECT_EQ(-1, read(s.crit, p[0].buf, 16));
+		EXPECT_EQ(EAGAIN, errno);
 		ASSERT_EQ(0, mst_stream_info(s.crit, &si2));
-		EXPECT_TRUE(si2.flags & VFIO_MIG_STREAM_INFO_END);
+		EXPECT_EQ(0, si2.flags & VFIO_MIG_STREAM_INFO_END);
+		EXPECT_EQ(MST_REC_HDR_SIZE, si2.pending_bytes);
 	}
 	EXPECT_LT(t_crit, dirty_pending * 1000000000ULL / (2 * REINIT_BW * MST_MIB * n));
 	ASSERT_EQ(0, mst_stream_info(s.crit, &si));
@@ -914,7 +938,18 @@ TEST_F_TIMEOUT(v3_reinit, critical_first, 600)
 			TH_LOG("%s", why);
 		mst_pipe_free(&p[i]);
 	}
+
+	/*
+	 * The save is complete: a REINIT now could not reach the destination,
+	 * so it is refused and the source keeps the generation it sent.
+	 */
+	EXPECT_EQ(-EBUSY, mst_knob_write(self->src.uuid, "reinit", "1"));
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &s_src));
+	EXPECT_EQ(gen, s_src);
+
 	ASSERT_RET(0, mst_set_state(self->dst.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, mst_knob_read_u64(self->dst.uuid, "crit_gen", &s_dst));
+	EXPECT_EQ(gen, s_dst);
 	ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_STOP, NULL));
 	ASSERT_EQ(0, mst_checksum(self->src.uuid, &s_src));
 	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_dst));

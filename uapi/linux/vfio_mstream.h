@@ -34,8 +34,15 @@
 #include <linux/vfio.h>
 
 /*
- * Linux 7.1 (PRECOPY_INFOv2, REINIT). Defined here for build headers that
- * predate it, with the values upstream assigned.
+ * This header builds on the v2 definitions of <linux/vfio.h> as of Linux 6.2
+ * (the PRE_COPY states, VFIO_MIG_GET_PRECOPY_INFO); older build headers
+ * (Debian 12 ships 6.1's) need them supplied first, as the project's
+ * userspace/lib/vfio_compat.h does.
+ *
+ * Linux 7.1 added PRECOPY_INFOv2 and REINIT: defined here for build headers
+ * that predate it, with the values upstream assigned.
+ * VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 is SET with no payload: it opts the
+ * device's data_fd into re-armed initial_bytes and VFIO_PRECOPY_INFO_REINIT.
  */
 #ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
 #define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
@@ -71,6 +78,11 @@
  *   and, for a dirty stream with dirty data, starts its next pass.
  * - 0 (end of file) once the device is in STOP_COPY and the stream has
  *   delivered its last byte, which in the sample driver is an END record.
+ *   The critical stream reaches its end only after every dirty stream has
+ *   produced its last byte: until the save is complete the device may still
+ *   produce new critical data (see below). Userspace therefore reads the
+ *   FDs concurrently, or polls them; a loop that reads the critical FD to
+ *   end of file before reading any dirty FD waits forever.
  * - poll() reports EPOLLIN whenever a read would not block, including when it
  *   would return -ENOMSG, 0 or an error.
  *
@@ -84,8 +96,16 @@
  *
  * Switchover: userspace should not leave PRE_COPY while the critical stream
  * reports pending bytes; as in v2 this is advice, since the counts are
- * estimates while the device runs. Once the device is stopped (STOP_COPY) no
- * new critical data can appear and every count is exact.
+ * estimates while the device runs. Once the device is stopped (STOP_COPY) the
+ * guest can no longer cause new critical data, but the device itself may
+ * still produce some while its save is in progress (firmware completing a
+ * setup step; the sample driver's `reinit` knob models it). It is queued on
+ * the critical stream, readable at once, and flagged as in PRE_COPY. The
+ * dirty streams' counts are exact in STOP_COPY; the critical stream's count
+ * is exact until such a REINIT. Once every dirty stream has produced its
+ * last byte the save is complete: the driver accepts no new critical data
+ * for this session (the sample driver refuses the change with -EBUSY rather
+ * than let the source and the destination diverge).
  *
  * Cancel: any saving state may go back to RUNNING (or STOP) at any moment, as
  * in v2; every stream FD then returns -ENODEV and the device state is intact.
