@@ -15,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 pkgs_base=(make gcc libc6-dev pkg-config dwarves kmod cpio busybox-static
 	   qemu-system-x86 liburing-dev gnuplot-nox xz-utils
-	   linux-source-6.12 flex bison bc libelf-dev libssl-dev python3)
+	   linux-source-6.12 flex bison bc libelf-dev libssl-dev python3
+	   linux-perf)	# bench/: perf in the guest (profiles of the scenarios)
 
 # The packages of "$@" that are not installed (one dpkg query for all of them).
 missing() {

@@ -191,36 +191,6 @@ struct vfio_device_feature_mig_stream_fds {
 };
 
 /**
- * VFIO_MIG_GET_STREAM_INFO - _IO(VFIO_TYPE, VFIO_BASE + 64)
- *
- * On any v3 stream FD, in PRE_COPY, PRE_COPY_P2P or STOP_COPY, reports how much
- * the stream holds. It takes PRECOPY_INFO's place per stream (the critical FD
- * also answers VFIO_MIG_GET_PRECOPY_INFO, with initial_bytes = its pending
- * bytes and dirty_bytes = the sum over the dirty streams, so that v2 logic
- * keeps working on it). Selecting v3 opts into re-armed critical bytes: on
- * the critical FD, initial_bytes rises again after a REINIT whether or not
- * VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 was set. VFIO_PRECOPY_INFO_REINIT is
- * reported there only with that opt-in (otherwise @flags is echoed, as in
- * v2), and it is the same once-per-REINIT flag as
- * %VFIO_MIG_STREAM_INFO_REINIT: whichever ioctl reports it first clears it.
- *
- * On the critical FD, @pending_bytes counts critical bytes not yet read. It
- * decreases as the FD is read and rises again only with a REINIT, which also
- * sets %VFIO_MIG_STREAM_INFO_REINIT in the next reply (once per REINIT). On a
- * dirty FD, @pending_bytes estimates the dirty bytes of its shard that the
- * stream can still deliver (queued, in flight and still dirty); it is volatile
- * while the device runs. If the stream sits at its temporary end (reads return
- * -ENOMSG) and its shard has dirty data, this call starts the stream's next
- * pass.
- *
- * In STOP_COPY both counts are exact: the bytes still to be read before the
- * stream's end of file.
- *
- * Return: 0 on success. -EINVAL if @argsz is below the size of the structure
- * up to @queued_bytes or @flags is not 0; -EINVAL in any other device state;
- * -ENODEV if the session ended (the device left the saving state).
- */
-/**
  * struct vfio_mig_stream_info - argument of %VFIO_MIG_GET_STREAM_INFO
  * @argsz: In: size of the structure the caller passes.
  * @flags: In: 0. Out: %VFIO_MIG_STREAM_INFO_REINIT (critical data was re-armed
@@ -245,6 +215,37 @@ struct vfio_mig_stream_info {
 	__aligned_u64 queued_bytes;
 };
 
+/**
+ * VFIO_MIG_GET_STREAM_INFO - _IO(VFIO_TYPE, VFIO_BASE + 64)
+ *
+ * On any v3 stream FD, in PRE_COPY, PRE_COPY_P2P or STOP_COPY, reports how much
+ * the stream holds. It takes PRECOPY_INFO's place per stream (the critical FD
+ * also answers VFIO_MIG_GET_PRECOPY_INFO, with initial_bytes = its pending
+ * bytes and dirty_bytes = the sum over the dirty streams, so that v2 logic
+ * keeps working on it). Selecting v3 opts into re-armed critical bytes: on
+ * the critical FD, initial_bytes rises again after a REINIT whether or not
+ * VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 was set. VFIO_PRECOPY_INFO_REINIT is
+ * reported there only with that opt-in (otherwise @flags is echoed, as in
+ * v2), and it is the same once-per-REINIT flag as
+ * %VFIO_MIG_STREAM_INFO_REINIT: whichever ioctl reports it first clears it.
+ *
+ * On the critical FD, @pending_bytes counts critical bytes not yet read. It
+ * decreases as the FD is read and rises again only with a REINIT, which also
+ * sets %VFIO_MIG_STREAM_INFO_REINIT in the next reply (once per REINIT). On a
+ * dirty FD, @pending_bytes estimates the dirty bytes of its shard that the
+ * stream can still deliver (queued, in flight and still dirty); it is volatile
+ * while the device runs. If the stream sits at its temporary end (reads return
+ * -ENOMSG) and its shard has dirty data, this call starts the stream's next
+ * pass.
+ *
+ * In STOP_COPY the counts are exact: the bytes still to be read before the
+ * stream's end of file. A REINIT during the STOP_COPY save (see "VFIO
+ * migration v3 streams") raises the critical FD's count again.
+ *
+ * Return: 0 on success. -EINVAL if @argsz is below the size of the structure
+ * up to @queued_bytes or @flags is not 0; -EINVAL in any other device state;
+ * -ENODEV if the session ended (the device left the saving state).
+ */
 #define VFIO_MIG_GET_STREAM_INFO _IO(VFIO_TYPE, VFIO_BASE + 64)
 
 #endif /* _UAPI_LINUX_VFIO_MSTREAM_H */
