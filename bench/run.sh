@@ -48,7 +48,7 @@ if [ -n "$quick" ]; then
 	perf=${BENCH_PERF:-0}
 else
 	reps=${BENCH_REPS:-5}
-	s12_size=${BENCH_S12_SIZE:-64M}
+	s12_size=${BENCH_S12_SIZE:-512M}
 	s3_size=${BENCH_S3_SIZE:-256M}
 	s4_size=${BENCH_S4_SIZE:-8M}
 	s5_size=${BENCH_S5_SIZE:-8G}
