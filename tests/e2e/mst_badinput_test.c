@@ -599,15 +599,13 @@ BAD_W(v3_stream_above_max,		NDIRTY, M_STREAM_GE_MAX, 1, EINVAL);
 
 FIXTURE_SETUP(badinput)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	for (int i = 0; i < MST_MAX_STREAMS; i++)
 		self->fds[i] = -1;
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = STATE_SIZE;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
-	cfg.reinit_period_ms = 0;
 	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
 	ASSERT_EQ(0, learn_geometry(&self->dst, &self->geo));
 	ASSERT_EQ(STATE_SIZE, self->geo.state_size);
@@ -752,15 +750,13 @@ FIXTURE_VARIANT_ADD(split, v3_random_sizes) { .ndirty = NDIRTY, .mode = 2 };
 
 FIXTURE_SETUP(split)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	for (int i = 0; i < MST_MAX_STREAMS; i++)
 		self->fds[i] = -1;
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = STATE_SIZE;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
-	cfg.reinit_period_ms = 0;
 	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
 	ASSERT_EQ(0, learn_geometry(&self->dst, &self->geo));
 }
@@ -915,14 +911,12 @@ FIXTURE_SETUP(wrong)
 	cfg.backing = "memory";
 	cfg.dirty_rate = 0;
 	cfg.v2_mode = "single";
-	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
-	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
 }
 
 FIXTURE_TEARDOWN(wrong)
 {
-	mst_dev_destroy(&self->src);
-	mst_dev_destroy(&self->dst);
+	mst_pair_destroy(&self->src, &self->dst);
 }
 
 TEST_F(wrong, read_and_write_in_the_wrong_direction)

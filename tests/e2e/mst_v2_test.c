@@ -62,14 +62,12 @@ FIXTURE(v2_dev)
 
 FIXTURE_SETUP(v2_dev)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = SMALL_STATE;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
 	cfg.v2_mode = "single";
-	cfg.reinit_period_ms = 0;
 	ASSERT_EQ(0, mst_dev_create_open(&self->dev, &cfg));
 }
 
@@ -545,23 +543,19 @@ FIXTURE_VARIANT_ADD(v2_mig, pattern6g_stop_copy)
 
 FIXTURE_SETUP(v2_mig)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = variant->state_size;
 	cfg.backing = variant->backing;
-	cfg.dirty_rate = 0;
 	cfg.v2_mode = variant->v2_mode;
 	cfg.engines = variant->engines ? variant->engines : -1;
-	cfg.reinit_period_ms = 0;
-	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
-	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
 }
 
 FIXTURE_TEARDOWN(v2_mig)
 {
-	mst_dev_destroy(&self->src);
-	mst_dev_destroy(&self->dst);
+	mst_pair_destroy(&self->src, &self->dst);
 }
 
 TEST_F_TIMEOUT(v2_mig, migrate, 1800)
@@ -646,14 +640,12 @@ FIXTURE_VARIANT_ADD(v2_reinit, mux_with_precopy_info_v2) { .optin = true, .v2_mo
 
 FIXTURE_SETUP(v2_reinit)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = 64 * MST_MIB;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
 	cfg.v2_mode = variant->v2_mode;
-	cfg.reinit_period_ms = 0;
 	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
 	/* A slow engine, so a backlog builds up ahead of the reader. */
 	cfg.engine_bw = 16;
@@ -664,8 +656,7 @@ FIXTURE_SETUP(v2_reinit)
 
 FIXTURE_TEARDOWN(v2_reinit)
 {
-	mst_dev_destroy(&self->src);
-	mst_dev_destroy(&self->dst);
+	mst_pair_destroy(&self->src, &self->dst);
 }
 
 /* Reads exactly @len bytes through @p (blocking); false on a short read. */

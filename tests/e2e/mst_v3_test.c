@@ -62,14 +62,12 @@ FIXTURE(v3_dev)
 FIXTURE_SETUP(v3_dev)
 {
 	struct vfio_device_feature_mig_multistream ms;
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = SMALL_STATE;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
 	cfg.v2_mode = "single";
-	cfg.reinit_period_ms = 0;
 	ASSERT_EQ(0, mst_dev_create_open(&self->dev, &cfg));
 	ASSERT_EQ(0, mst_ms_get(self->dev.fd, &ms));
 	self->max_dirty = ms.max_dirty;
@@ -684,21 +682,17 @@ FIXTURE_VARIANT_ADD(v3_mig, n8_pattern6g_stop_copy)
 
 FIXTURE_SETUP(v3_mig)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = variant->state_size;
 	cfg.backing = variant->backing;
-	cfg.dirty_rate = 0;
-	cfg.reinit_period_ms = 0;
-	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
-	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
 }
 
 FIXTURE_TEARDOWN(v3_mig)
 {
-	mst_dev_destroy(&self->src);
-	mst_dev_destroy(&self->dst);
+	mst_pair_destroy(&self->src, &self->dst);
 }
 
 TEST_F_TIMEOUT(v3_mig, migrate, 1800)
@@ -764,13 +758,11 @@ FIXTURE_VARIANT_ADD(v3_reinit, in_stop_copy) { .state = VFIO_DEVICE_STATE_STOP_C
 
 FIXTURE_SETUP(v3_reinit)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = 128 * MST_MIB;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
-	cfg.reinit_period_ms = 0;
 	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
 	cfg.engine_bw = REINIT_BW;
 	cfg.chunk_size = 2 * MST_MIB;
@@ -781,8 +773,7 @@ FIXTURE_SETUP(v3_reinit)
 
 FIXTURE_TEARDOWN(v3_reinit)
 {
-	mst_dev_destroy(&self->src);
-	mst_dev_destroy(&self->dst);
+	mst_pair_destroy(&self->src, &self->dst);
 }
 
 TEST_F_TIMEOUT(v3_reinit, critical_first, 600)
@@ -999,22 +990,18 @@ CANCEL_BOTH(resuming_reset, true, 0, S(RESUMING));
 
 FIXTURE_SETUP(cancel)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = SMALL_STATE;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
-	cfg.reinit_period_ms = 0;
-	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
-	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
 	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
 }
 
 FIXTURE_TEARDOWN(cancel)
 {
-	mst_dev_destroy(&self->src);
-	mst_dev_destroy(&self->dst);
+	mst_pair_destroy(&self->src, &self->dst);
 }
 
 /* Opens a session on @fd through @path; FDs into @fds (index 0 = data/crit). */
@@ -1098,7 +1085,7 @@ TEST_F_TIMEOUT(cancel, cancel, 300)
 			ssize_t r = mst_read_full(sfds[i], buf, sizeof(buf));
 
 			ASSERT_GT(r, 0);
-			ASSERT_EQ(0, mst_write_full(dfds[i], buf, r));
+			ASSERT_EQ(0, write_full(dfds[i], buf, r));
 			close(sfds[i]);
 		}
 		ASSERT_EQ(0, mst_set_state(self->src.fd, S(RUNNING), NULL));
@@ -1156,15 +1143,12 @@ FIXTURE(early_close)
 
 FIXTURE_SETUP(early_close)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = SMALL_STATE;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
-	cfg.reinit_period_ms = 0;
-	ASSERT_EQ(0, mst_dev_create_open(&self->src, &cfg));
-	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
 	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
 	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 4, S(RESUMING), &self->d));
 	ASSERT_EQ(0, mst_v3_open(self->src.fd, 4, S(STOP_COPY), &self->s));
@@ -1181,8 +1165,7 @@ FIXTURE_TEARDOWN(early_close)
 			mst_pipe_free(&self->p[i]);
 	mst_v3_close(&self->s);
 	mst_v3_close(&self->d);
-	mst_dev_destroy(&self->src);
-	mst_dev_destroy(&self->dst);
+	mst_pair_destroy(&self->src, &self->dst);
 }
 
 /* Closes FD @i of @sess (0 = critical) and marks the pipe done. */
@@ -1298,13 +1281,11 @@ FIXTURE(coexist)
 
 FIXTURE_SETUP(coexist)
 {
-	struct mst_cfg cfg = MST_CFG_DEFAULT;
+	struct mst_cfg cfg = MST_CFG_QUIET;
 
 	MST_REQUIRE_DEVICE();
 	cfg.state_size = 32 * MST_MIB;
 	cfg.backing = "memory";
-	cfg.dirty_rate = 0;
-	cfg.reinit_period_ms = 0;
 	cfg.v2_mode = "single";
 	ASSERT_EQ(0, mst_dev_create_open(&self->a, &cfg));
 	ASSERT_EQ(0, mst_dev_create_open(&self->b, &cfg));

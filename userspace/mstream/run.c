@@ -63,6 +63,25 @@ int run_session(struct opts *o, struct mstream_source *src, struct mstream_sink 
 	return ret;
 }
 
+/*
+ * The end of every command that moves state: run the session if its source
+ * and sink were made (@ret == 0), then release them and the @n devices.
+ */
+static int run_and_release(struct opts *o, int ret, struct mstream_source *src,
+			   struct mstream_sink *sink, struct mstream_device **devs, int n)
+{
+	if (ret) {
+		err("%s", mstream_last_error());
+		ret = EXIT_FAIL;
+	} else {
+		ret = run_session(o, src, sink, NULL);
+	}
+	mstream_source_destroy(src);
+	mstream_sink_destroy(sink);
+	close_devices(devs, n);
+	return ret;
+}
+
 static int need_args(struct opts *o, int min, const char *what)
 {
 	if (o->nargs < min) {
@@ -164,15 +183,7 @@ int cmd_migrate(struct opts *o)
 	}
 	if (!ret)
 		ret = mstream_source_create_devices(&src, srcs, n);
-	if (ret) {
-		err("%s", mstream_last_error());
-		ret = EXIT_FAIL;
-	} else {
-		ret = run_session(o, src, sink, NULL);
-	}
-	mstream_source_destroy(src);
-	mstream_sink_destroy(sink);
-	close_devices(srcs, n);
+	ret = run_and_release(o, ret, src, sink, srcs, n);
 	close_devices(dsts, o->to ? 0 : n);
 	return ret;
 }
@@ -193,16 +204,7 @@ int cmd_save(struct opts *o)
 	ret = mstream_sink_create_files(&sink, o->args[0]);
 	if (!ret)
 		ret = mstream_source_create_devices(&src, devs, n);
-	if (ret) {
-		err("%s", mstream_last_error());
-		ret = EXIT_FAIL;
-	} else {
-		ret = run_session(o, src, sink, NULL);
-	}
-	mstream_source_destroy(src);
-	mstream_sink_destroy(sink);
-	close_devices(devs, n);
-	return ret;
+	return run_and_release(o, ret, src, sink, devs, n);
 }
 
 int cmd_load(struct opts *o)
@@ -228,16 +230,7 @@ int cmd_load(struct opts *o)
 		return EXIT_FAIL;
 	}
 	ret = mstream_sink_create_devices(&sink, devs, n);
-	if (ret) {
-		err("%s", mstream_last_error());
-		ret = EXIT_FAIL;
-	} else {
-		ret = run_session(o, src, sink, NULL);
-	}
-	mstream_source_destroy(src);
-	mstream_sink_destroy(sink);
-	close_devices(devs, n);
-	return ret;
+	return run_and_release(o, ret, src, sink, devs, n);
 }
 
 int cmd_recv(struct opts *o)
@@ -267,16 +260,7 @@ int cmd_recv(struct opts *o)
 		fflush(stderr);
 		ret = mstream_sink_create_devices(&sink, devs, n);
 	}
-	if (ret) {
-		err("%s", mstream_last_error());
-		ret = EXIT_FAIL;
-	} else {
-		ret = run_session(o, src, sink, NULL);
-	}
-	mstream_source_destroy(src);
-	mstream_sink_destroy(sink);
-	close_devices(devs, n);
-	return ret;
+	return run_and_release(o, ret, src, sink, devs, n);
 }
 
 int cmd_token(struct opts *o)

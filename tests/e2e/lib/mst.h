@@ -47,6 +47,15 @@ int mst_mdev_remove(const char *uuid);
 /* Removes every instance whose UUID starts with MST_UUID_PREFIX. */
 int mst_mdev_remove_stale(void);
 
+/*
+ * One-line sysfs files, shared with libmstream (userspace/lib/util.c, linked
+ * from its static archive): 0 or -errno; a read drops trailing whitespace.
+ */
+int file_read_str(const char *path, char *buf, size_t len);
+int file_write_str(const char *path, const char *val);
+/* write() all of @buf: 0 or -errno (-EIO if write() returns 0). */
+int write_full(int fd, const void *buf, size_t len);
+
 int mst_knob_write(const char *uuid, const char *knob, const char *val);
 int mst_knob_write_u64(const char *uuid, const char *knob, uint64_t val);
 int mst_knob_read(const char *uuid, const char *knob, char *buf, size_t len);
@@ -251,6 +260,10 @@ struct mst_cfg {
 #define MST_CFG_DEFAULT { .dirty_rate = -1, .engines = -1, .engine_bw = -1, \
 			  .chunk_size = -1, .read_ahead = -1, \
 			  .reinit_period_ms = -1 }
+/* The default, with the workload quiet: no page dirtied, no periodic REINIT. */
+#define MST_CFG_QUIET { .dirty_rate = 0, .engines = -1, .engine_bw = -1, \
+			.chunk_size = -1, .read_ahead = -1, \
+			.reinit_period_ms = 0 }
 
 /* Writes every set field of @cfg into the instance's knobs. */
 int mst_cfg_apply(const char *uuid, const struct mst_cfg *cfg);
@@ -258,11 +271,13 @@ int mst_cfg_apply(const char *uuid, const struct mst_cfg *cfg);
 int mst_dev_create_open(struct mst_dev *d, const struct mst_cfg *cfg);
 /* Closes and removes. */
 void mst_dev_destroy(struct mst_dev *d);
+/* A source and a destination instance with the same @cfg; and their removal. */
+int mst_pair_create_open(struct mst_dev *src, struct mst_dev *dst,
+			 const struct mst_cfg *cfg);
+void mst_pair_destroy(struct mst_dev *src, struct mst_dev *dst);
 
 /* read() until @len bytes, EOF or an error (-errno). */
 ssize_t mst_read_full(int fd, void *buf, size_t len);
-/* write() all of @len, retrying short writes; 0 or -errno. */
-int mst_write_full(int fd, const void *buf, size_t len);
 
 /* One stream of a transfer: source FD to destination FD. */
 struct mst_pipe {

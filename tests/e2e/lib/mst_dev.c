@@ -43,41 +43,6 @@ const char *mst_skip_reason(void)
 	return NULL;
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	size_t len = strlen(val);
-	ssize_t n;
-	int err;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	err = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
-	close(fd);
-	return err;
-}
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return n;
-	}
-	close(fd);
-	buf[n] = 0;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = 0;
-	return 0;
-}
-
 int mst_mdev_create(char uuid[37])
 {
 	static const char hex[] = "0123456789abcdef";
@@ -105,7 +70,7 @@ int mst_mdev_create(char uuid[37])
 	uuid[14] = '4';
 	uuid[19] = '8';
 	uuid[36] = 0;
-	err = write_file(MST_MDEV_TYPE_DIR "/create", uuid);
+	err = file_write_str(MST_MDEV_TYPE_DIR "/create", uuid);
 	if (err)
 		mst_log("create mdev %s: %s", uuid, strerror(-err));
 	return err;
@@ -117,7 +82,7 @@ int mst_mdev_remove(const char *uuid)
 	int err;
 
 	snprintf(path, sizeof(path), MST_MDEV_DEVICES "/%s/remove", uuid);
-	err = write_file(path, "1");
+	err = file_write_str(path, "1");
 	if (err)
 		mst_log("remove mdev %s: %s", uuid, strerror(-err));
 	return err;
@@ -153,7 +118,7 @@ int mst_knob_write(const char *uuid, const char *knob, const char *val)
 	char path[PATH_MAX];
 
 	knob_path(path, sizeof(path), uuid, knob);
-	return write_file(path, val);
+	return file_write_str(path, val);
 }
 
 int mst_knob_write_u64(const char *uuid, const char *knob, uint64_t val)
@@ -169,7 +134,7 @@ int mst_knob_read(const char *uuid, const char *knob, char *buf, size_t len)
 	char path[PATH_MAX];
 
 	knob_path(path, sizeof(path), uuid, knob);
-	return read_file(path, buf, len);
+	return file_read_str(path, buf, len);
 }
 
 int mst_knob_read_u64(const char *uuid, const char *knob, uint64_t *val)
@@ -622,4 +587,23 @@ void mst_dev_destroy(struct mst_dev *d)
 	if (d->uuid[0])
 		mst_mdev_remove(d->uuid);
 	d->uuid[0] = 0;
+}
+
+int mst_pair_create_open(struct mst_dev *src, struct mst_dev *dst,
+			 const struct mst_cfg *cfg)
+{
+	int err = mst_dev_create_open(src, cfg);
+
+	if (err)
+		return err;
+	err = mst_dev_create_open(dst, cfg);
+	if (err)
+		mst_dev_destroy(src);
+	return err;
+}
+
+void mst_pair_destroy(struct mst_dev *src, struct mst_dev *dst)
+{
+	mst_dev_destroy(src);
+	mst_dev_destroy(dst);
 }

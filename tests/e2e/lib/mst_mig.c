@@ -35,24 +35,6 @@ ssize_t mst_read_full(int fd, void *buf, size_t len)
 	return got;
 }
 
-int mst_write_full(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += n;
-	}
-	return 0;
-}
-
 void mst_pipe_init(struct mst_pipe *p, int src, int dst, int id, int bound)
 {
 	memset(p, 0, sizeof(*p));
@@ -106,7 +88,7 @@ static int put_dst(struct mst_pipe *p, const uint8_t *b, size_t n,
 		int err;
 
 		w = w < n ? w : n;
-		err = mst_write_full(p->dst, b, w);
+		err = write_full(p->dst, b, w);
 		if (err)
 			return err;
 		b += w;
