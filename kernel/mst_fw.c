@@ -659,13 +659,21 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
  */
 int mst_fw_init_save(struct mst_sess *sess)
 {
-	u32 i, nshards;
+	u32 i, nshards, nchunks = sess->read_ahead;
 	int ret;
 
+	/*
+	 * Read-ahead is per producing engine: the mux stream's E engines share
+	 * one queue, so it gets E times the chunks, the memory v3 gives its E
+	 * dirty streams. With less they would take turns for free chunks and
+	 * the single-FD design would be measured below its strength.
+	 */
+	if (sess->mux)
+		nchunks *= sess->nsub - 1;
 	for (i = 0; i < sess->nfiles; i++) {
 		struct mst_stream *s = &sess->s[i];
 
-		ret = mst_queue_init(&s->q, sess->read_ahead, sess->chunk_size);
+		ret = mst_queue_init(&s->q, nchunks, sess->chunk_size);
 		if (ret)
 			return ret;
 		s->q_ready = true;
