@@ -36,10 +36,12 @@ list_tests() {
 	return 0
 }
 
-if [ "${1:-}" = --list ]; then
-	list_tests
-	exit 0
-fi
+case ${1:-} in
+"") ;;
+--list) list_tests; exit 0 ;;
+-h | --help) sed -n 's/^# \{0,1\}//; /^Usage:/,/--list/p' "$0"; exit 0 ;;
+*) echo "run-tests-in-guest.sh: unknown argument '$1' (usage: [--list])" >&2; exit 2 ;;
+esac
 
 mapfile -t tests < <(list_tests)
 limit=${E2E_TIMEOUT:-600}
