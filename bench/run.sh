@@ -52,9 +52,9 @@ else
 	s3_size=${BENCH_S3_SIZE:-256M}
 	s4_size=${BENCH_S4_SIZE:-8M}
 	s5_size=${BENCH_S5_SIZE:-8G}
-	s5_reps=${BENCH_S5_REPS:-3}
-	s5_variants=${BENCH_S5_VARIANTS:-v3-8}
-	s5_v2_reps=${BENCH_S5_V2_REPS:-0}
+	s5_reps=${BENCH_S5_REPS:-5}
+	s5_variants=${BENCH_S5_VARIANTS:-v3-8 v2-mux8}
+	s5_v2_reps=${BENCH_S5_V2_REPS:-5}
 	perf=${BENCH_PERF:-1}
 fi
 scenarios=${BENCH_SCENARIOS:-cal s2 s1 s3 s4 s5}
@@ -346,24 +346,34 @@ profile() {	# profile NAME VARIANT BW: one run under perf, not counted
 # ---------------------------------------------------------------- s3
 
 run_s3() {
-	local r v phase vars at sz res rc
+	local r v phase vars at sz res rc bw
 	sz=$(to_bytes "$s3_size")
 	at=$((sz / 4))
 	geometry 1 "$s3_size" pattern || die "geometry"
-	dump_knobs "s3: $s3_size pattern, engine_bw 0, REINIT after $at bytes" 1
-	for phase in stopcopy precopy; do
-		if [ $phase = stopcopy ]; then vars=($s3_variants); else vars=($s3_pre_variants); fi
+	dump_knobs "s3: $s3_size pattern, engine_bw 0 (stopcopy_bound: s1's), REINIT after $at bytes" 1
+	# stopcopy_bound: the same with s1's engine rate, so that the sample's engines (its
+	# firmware model, which runs on the guest's vCPUs) leave CPU time to the readers, as
+	# a real device's firmware would.
+	for phase in stopcopy stopcopy_bound precopy; do
+		bw=0
+		case $phase in
+		stopcopy) vars=($s3_variants) ;;
+		stopcopy_bound)
+			[ -n "${s1_bw:-}" ] || { log "s3: no engine rate from s1: $phase skipped"; continue; }
+			vars=($s3_variants) bw=$s1_bw ;;
+		precopy) vars=($s3_pre_variants) ;;
+		esac
 		for ((r = 1; r <= reps; r++)); do
 			for v in $(rotate "$r" "${vars[@]}"); do
 				variant "$v"
-				setup_source 0 0
+				setup_source 0 "$bw"
 				local rargs=("${ARGS[@]}")
 				[ $phase = precopy ] && rargs+=(--precopy)
 				res=$("$mb" reinit --at "$at" --stall-timeout "$stall" "${rargs[@]}" "${src[0]}" "${dst[0]}" 2>"$raw/.err")
 				rc=$?
 				case $res in "{"*) ;; *) res=null ;; esac
-				note_run "$raw/s3.jsonl" "$(printf '{"scenario":"s3","variant":"%s","phase":"%s","rep":%d,"state_size":%s,"backing":"pattern","engine_bw":0,"engines":%s,"exit":%d,"stderr":%s,"result":%s}' \
-					"$v" "$phase" "$r" "$sz" "$ENG" "$rc" "$(jstr "$(cat "$raw/.err")")" "$res")"
+				note_run "$raw/s3.jsonl" "$(printf '{"scenario":"s3","variant":"%s","phase":"%s","rep":%d,"state_size":%s,"backing":"pattern","engine_bw":%s,"engines":%s,"exit":%d,"stderr":%s,"result":%s}' \
+					"$v" "$phase" "$r" "$sz" "$bw" "$ENG" "$rc" "$(jstr "$(cat "$raw/.err")")" "$res")"
 				log "s3 $phase rep $r $v: $(tail -n1 "$raw/s3.jsonl" | grep -o '"delivered":[a-z]*,"latency_ms":[-0-9.]*')"
 			done
 		done
