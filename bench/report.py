@@ -487,7 +487,7 @@ def report(outdir):
         o("*engine busy* = the source's `fw_busy_ns` / (engines x STOP_COPY time): near 100% "
           "the engines (the device) are the bottleneck; well below, they waited for the readers. "
           "*STOP_COPY arc* = how long the source's RUNNING -> STOP_COPY transition took (inside "
-          "the downtime; the driver allocates the session's chunk queues there).")
+          "the downtime; the driver sets up the session's queues and engines there; chunk buffers are allocated later, at their first use).")
         for v in vsort(st):
             n = fails_note(st[v])
             if n:

@@ -82,25 +82,11 @@ int mst_queue_init(struct mst_queue *q, unsigned int nchunks, u32 chunk_size)
 	q->chunks = kvcalloc(nchunks, sizeof(*q->chunks), GFP_KERNEL);
 	if (!q->chunks)
 		return -ENOMEM;
-	for (i = 0; i < nchunks; i++) {
-		struct mst_chunk *c = &q->chunks[i];
-
-		c->buf = kvmalloc(chunk_size, GFP_KERNEL);
-		if (!c->buf)
-			goto nomem;
-		c->cap = chunk_size;
-		list_add_tail(&c->node, &q->free);
-	}
+	for (i = 0; i < nchunks; i++)
+		list_add_tail(&q->chunks[i].node, &q->free);
 	q->nchunks = nchunks;
+	q->chunk_size = chunk_size;
 	return 0;
-
-nomem:
-	while (i--)
-		kvfree(q->chunks[i].buf);
-	kvfree(q->chunks);
-	q->chunks = NULL;
-	INIT_LIST_HEAD(&q->free);
-	return -ENOMEM;
 }
 
 /* Takes every chunk off the ready list: pool chunks to @q->free, extras to @extras. */
@@ -174,6 +160,26 @@ static struct mst_chunk *mst_queue_take_free_locked(struct mst_queue *q)
 	return c;
 }
 
+/*
+ * A pool chunk gets its buffer at its first use, from its producer, not in
+ * mst_queue_init(): a saving session sets its queues up in the arc that
+ * starts it (for STOP_COPY, inside the downtime), where allocating and
+ * zeroing every chunk of every stream at once cost more than filling the
+ * first chunks. On failure the chunk goes back to the free list.
+ */
+static struct mst_chunk *mst_queue_alloc_buf(struct mst_queue *q,
+					     struct mst_chunk *c, bool nowait)
+{
+	c->buf = kvmalloc(q->chunk_size,
+			  nowait ? GFP_NOWAIT | __GFP_NOWARN : GFP_KERNEL);
+	if (c->buf) {
+		c->cap = q->chunk_size;
+		return c;
+	}
+	mst_queue_put_free(q, c);
+	return ERR_PTR(-ENOMEM);
+}
+
 /**
  * mst_queue_get_free() - take a free chunk to fill
  * @q: the queue.
@@ -184,8 +190,9 @@ static struct mst_chunk *mst_queue_take_free_locked(struct mst_queue *q)
  *
  * Context: may sleep unless @nowait; no spinlock held.
  * Return: a chunk with @len = 0, ERR_PTR(-ENODEV) once the queue is closed,
- * ERR_PTR(-EAGAIN) when none is free and @nowait, or ERR_PTR(-EINTR) when
- * a fatal signal arrived while sleeping.
+ * ERR_PTR(-EAGAIN) when none is free and @nowait, ERR_PTR(-ENOMEM) when
+ * the chunk's buffer (allocated at its first use) cannot be had, or
+ * ERR_PTR(-EINTR) when a fatal signal arrived while sleeping.
  */
 struct mst_chunk *mst_queue_get_free(struct mst_queue *q, bool nowait)
 {
@@ -202,6 +209,8 @@ struct mst_chunk *mst_queue_get_free(struct mst_queue *q, bool nowait)
 				c = ERR_PTR(-EAGAIN);
 		}
 		spin_unlock(&q->lock);
+		if (!IS_ERR_OR_NULL(c) && !c->buf)
+			c = mst_queue_alloc_buf(q, c, nowait);
 		if (c)
 			return c;
 

@@ -70,6 +70,7 @@ struct mst_chunk {
  * @freeq: producers wait here for a free chunk.
  * @chunks: the pool's chunk descriptors, for teardown.
  * @nchunks: number of chunks in the pool.
+ * @chunk_size: size of a pool chunk's buffer, allocated at its first use.
  * @produced: bytes published since init or the last mst_queue_reset().
  * @consumed: bytes read since then.
  * @pass_end: the producer finished its current pass.
@@ -86,6 +87,7 @@ struct mst_queue {
 	wait_queue_head_t freeq;
 	struct mst_chunk *chunks;
 	unsigned int nchunks;
+	u32 chunk_size;
 	u64 produced;
 	u64 consumed;
 	bool pass_end;
@@ -94,7 +96,10 @@ struct mst_queue {
 	int error;
 };
 
-/* Allocates @nchunks buffers of @chunk_size bytes; 0 or -ENOMEM / -EINVAL. */
+/*
+ * Sets up a pool of @nchunks chunks of @chunk_size bytes, whose buffers are
+ * allocated at their first mst_queue_get_free(); 0 or -ENOMEM / -EINVAL.
+ */
 int mst_queue_init(struct mst_queue *q, unsigned int nchunks, u32 chunk_size);
 /* Frees everything, including unread extra chunks. No caller may remain. */
 void mst_queue_destroy(struct mst_queue *q);

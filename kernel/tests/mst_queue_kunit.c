@@ -104,8 +104,17 @@ static void mst_queue_init_args(struct kunit *test)
 			c->err);
 	if (!c->err) {
 		KUNIT_EXPECT_EQ(test, q.nchunks, c->nchunks);
+		/* no buffer until a producer takes the chunk */
 		for (i = 0; i < q.nchunks; i++)
-			KUNIT_EXPECT_EQ(test, q.chunks[i].cap, c->chunk_size);
+			KUNIT_EXPECT_NULL(test, q.chunks[i].buf);
+		for (i = 0; i < q.nchunks; i++) {
+			struct mst_chunk *got = mst_queue_get_free(&q, false);
+
+			KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(got));
+			KUNIT_EXPECT_NOT_NULL(test, got->buf);
+			KUNIT_EXPECT_EQ(test, got->cap, c->chunk_size);
+			KUNIT_EXPECT_EQ(test, got->len, 0U);
+		}
 		KUNIT_EXPECT_EQ(test, mst_queue_unread(&q), 0ULL);
 	}
 	mst_queue_destroy(&q);	/* harmless after a failed init too */
