@@ -328,7 +328,7 @@ static int mst_eng_emit_crit(struct mst_engine *e)
 	u32 need = mst_crit_rec_size(sess);
 	struct mst_chunk *c;
 
-	if (need > sess->chunk_size) {
+	if (need > e->s->q.chunk_size) {
 		/* bigger than a pool chunk: its own allocation */
 		mst_eng_flush(e);
 		c = mst_chunk_alloc_extra(need);
@@ -672,8 +672,16 @@ int mst_fw_init_save(struct mst_sess *sess)
 		nchunks *= sess->nsub - 1;
 	for (i = 0; i < sess->nfiles; i++) {
 		struct mst_stream *s = &sess->s[i];
+		u32 size = sess->chunk_size;
 
-		ret = mst_queue_init(&s->q, nchunks, sess->chunk_size);
+		/*
+		 * v3's critical stream carries CRIT records only (its header
+		 * and END are chunks of their own): chunks of one record keep
+		 * its memory small and a REINIT from allocating a bulk chunk.
+		 */
+		if (sess->protocol == 3 && i == 0)
+			size = PAGE_ALIGN(mst_crit_rec_size(sess));
+		ret = mst_queue_init(&s->q, nchunks, size);
 		if (ret)
 			return ret;
 		s->q_ready = true;
