@@ -777,7 +777,8 @@ plot DATA using 1:2:3:4 with yerrorlines lw 2 title 'device after device (serial
           "peak* the most of it holding data at once (libmstream's `peak_bytes`); *max RSS* is "
           "the CLI process's peak resident memory; *guest memory* the largest drop of the "
           "guest's MemAvailable during the run (kernel chunk queues included: their bound is "
-          "(1 + N) x read_ahead x chunk_size per device).")
+          "N x read_ahead x chunk_size, plus read_ahead chunks of one critical record, per device; "
+          "v2 mux: engines x read_ahead x chunk_size).")
         o()
         o("| variant | downtime s, median (min-max) | x v2-today | x one-copy bound | MiB/s | pool alloc | pool peak | max RSS | guest memory | runs ok |")
         o("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
