@@ -419,6 +419,18 @@ static int learn_geometry(struct mst_dev *d, struct mst_compat *geo)
 	return 0;
 }
 
+/* The quiet STATE_SIZE destination the fixtures write to, and its geometry. */
+static int open_destination(struct mst_dev *dst, struct mst_compat *geo)
+{
+	struct mst_cfg cfg = MST_CFG_QUIET;
+	int err;
+
+	cfg.state_size = STATE_SIZE;
+	cfg.backing = "memory";
+	err = mst_dev_create_open(dst, &cfg);
+	return err ? err : learn_geometry(dst, geo);
+}
+
 /* Opens a resuming session: FDs into fds[0..nstreams-1]. */
 static int open_resuming(struct mst_dev *d, uint32_t ndirty, int *fds)
 {
@@ -599,15 +611,10 @@ BAD_W(v3_stream_above_max,		NDIRTY, M_STREAM_GE_MAX, 1, EINVAL);
 
 FIXTURE_SETUP(badinput)
 {
-	struct mst_cfg cfg = MST_CFG_QUIET;
-
 	for (int i = 0; i < MST_MAX_STREAMS; i++)
 		self->fds[i] = -1;
 	MST_REQUIRE_DEVICE();
-	cfg.state_size = STATE_SIZE;
-	cfg.backing = "memory";
-	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
-	ASSERT_EQ(0, learn_geometry(&self->dst, &self->geo));
+	ASSERT_EQ(0, open_destination(&self->dst, &self->geo));
 	ASSERT_EQ(STATE_SIZE, self->geo.state_size);
 	ASSERT_EQ(2, self->geo.protocol);
 	ASSERT_EQ(1, self->geo.nstreams);
@@ -750,15 +757,10 @@ FIXTURE_VARIANT_ADD(split, v3_random_sizes) { .ndirty = NDIRTY, .mode = 2 };
 
 FIXTURE_SETUP(split)
 {
-	struct mst_cfg cfg = MST_CFG_QUIET;
-
 	for (int i = 0; i < MST_MAX_STREAMS; i++)
 		self->fds[i] = -1;
 	MST_REQUIRE_DEVICE();
-	cfg.state_size = STATE_SIZE;
-	cfg.backing = "memory";
-	ASSERT_EQ(0, mst_dev_create_open(&self->dst, &cfg));
-	ASSERT_EQ(0, learn_geometry(&self->dst, &self->geo));
+	ASSERT_EQ(0, open_destination(&self->dst, &self->geo));
 }
 
 FIXTURE_TEARDOWN(split)

@@ -949,6 +949,18 @@ TEST_F_TIMEOUT(v3_reinit, critical_first, 600)
 	mst_v3_close(&d);
 }
 
+/* A quiet SMALL_STATE source and destination, the source's pages perturbed. */
+static int small_pair(struct mst_dev *src, struct mst_dev *dst)
+{
+	struct mst_cfg cfg = MST_CFG_QUIET;
+	int err;
+
+	cfg.state_size = SMALL_STATE;
+	cfg.backing = "memory";
+	err = mst_pair_create_open(src, dst, &cfg);
+	return err ? err : mst_perturb(src->uuid, 200, 0);
+}
+
 /* ---------------------------------------------------------- cancel */
 
 FIXTURE(cancel)
@@ -990,13 +1002,8 @@ CANCEL_BOTH(resuming_reset, true, 0, S(RESUMING));
 
 FIXTURE_SETUP(cancel)
 {
-	struct mst_cfg cfg = MST_CFG_QUIET;
-
 	MST_REQUIRE_DEVICE();
-	cfg.state_size = SMALL_STATE;
-	cfg.backing = "memory";
-	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
-	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
+	ASSERT_EQ(0, small_pair(&self->src, &self->dst));
 }
 
 FIXTURE_TEARDOWN(cancel)
@@ -1143,13 +1150,8 @@ FIXTURE(early_close)
 
 FIXTURE_SETUP(early_close)
 {
-	struct mst_cfg cfg = MST_CFG_QUIET;
-
 	MST_REQUIRE_DEVICE();
-	cfg.state_size = SMALL_STATE;
-	cfg.backing = "memory";
-	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
-	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
+	ASSERT_EQ(0, small_pair(&self->src, &self->dst));
 	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 4, S(RESUMING), &self->d));
 	ASSERT_EQ(0, mst_v3_open(self->src.fd, 4, S(STOP_COPY), &self->s));
 	for (uint32_t i = 0; i <= 4; i++)
