@@ -1179,9 +1179,11 @@ static int mst_crit_maybe_end(struct mst_stream *s, bool nowait)
 	} else {
 		mutex_lock(&s->lock);
 	}
-	if (s->stopcopy && !s->closed && !s->crit_ended && !e->crit_pending &&
-	    !e->job_active && !mst_queue_unread(&s->q) && s->end_chunk &&
-	    mst_sess_dirty_ended(s->sess)) {
+	/*
+	 * Again, under the lock every producer of this stream holds; what it
+	 * reads of the dirty streams (their ENDs) never goes back.
+	 */
+	if (mst_crit_can_end(s) && s->end_chunk) {
 		c = s->end_chunk;
 		s->end_chunk = NULL;
 		mst_put_rec(c->buf, MST_TAG_END, 0, e->seq++, 0, 0, 0);

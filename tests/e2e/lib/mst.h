@@ -73,6 +73,12 @@ struct mst_dev {
 	int fd;
 };
 
+/*
+ * 1 if @a and @b hold the same state (their checksum knobs), 0 if not (both
+ * sums are logged), -errno if one cannot be read.
+ */
+int mst_same_state(const struct mst_dev *a, const struct mst_dev *b);
+
 /* Opens the instance @uuid the classic way (group, container, type1v2). */
 int mst_dev_open(struct mst_dev *d, const char *uuid);
 void mst_dev_close(struct mst_dev *d);

@@ -165,6 +165,21 @@ int mst_checksum(const char *uuid, uint64_t *sum)
 	return 0;
 }
 
+int mst_same_state(const struct mst_dev *a, const struct mst_dev *b)
+{
+	uint64_t sa, sb;
+	int err = mst_checksum(a->uuid, &sa);
+
+	if (!err)
+		err = mst_checksum(b->uuid, &sb);
+	if (err)
+		return err;
+	if (sa != sb)
+		mst_log("%s: checksum %016llx, %s: %016llx", a->uuid,
+			(unsigned long long)sa, b->uuid, (unsigned long long)sb);
+	return sa == sb;
+}
+
 int mst_dev_open(struct mst_dev *d, const char *uuid)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
