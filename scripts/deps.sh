@@ -14,9 +14,15 @@ die() { echo "deps: $*" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 
 pkgs_base=(make gcc libc6-dev pkg-config dwarves kmod cpio busybox-static
-	   qemu-system-x86 liburing-dev gnuplot-nox xz-utils
+	   liburing-dev libgnutls28-dev libxxhash-dev gnuplot-nox xz-utils
 	   linux-source-6.12 flex bison bc libelf-dev libssl-dev python3
+	   ninja-build libglib2.0-dev python3-venv	# the patched QEMU's build
 	   linux-perf)	# bench/: perf in the guest (profiles of the scenarios)
+# From bookworm-backports (scripts/apt-backports.sh), the only suite that packages them
+# for Debian 12: QEMU 10, the VMM the project migrates with and the guest runner's L1
+# hypervisor, and meson >= 1.5, which QEMU 10's build needs.
+pkgs_bpo=(qemu-system-x86 meson)
+bpo_min=(1:10.0 1.5)
 
 # The packages of "$@" that are not installed (one dpkg query for all of them).
 missing() {
@@ -42,6 +48,15 @@ fi
 
 pkgs=("${pkgs_base[@]}" "linux-headers-$kver" "linux-image-$kver")
 need=$(missing "${pkgs[@]}")
+# A backports package counts as installed only at its minimum version.
+need_bpo=
+for i in "${!pkgs_bpo[@]}"; do
+	v=$(dpkg-query -W -f='${Version}' "${pkgs_bpo[i]}" 2>/dev/null || true)
+	if [ -z "$v" ] || ! dpkg --compare-versions "$v" ge "${bpo_min[i]}"; then
+		need_bpo+="${need_bpo:+ }${pkgs_bpo[i]}"
+	fi
+done
+need+="${need:+${need_bpo:+ }}$need_bpo"
 if [ -z "$need" ]; then
 	echo "deps: all installed (kernel $kver)"
 	exit 0
@@ -56,9 +71,23 @@ command -v apt-get >/dev/null || die "no apt-get: install these by hand: $(echo 
 
 echo "deps: installing: $(echo $need)"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -q --no-install-recommends $need; then
+# install PKG...: with one apt-get update and retry, as a stale list is the usual cause.
+install() {
+	apt-get install -y -q --no-install-recommends "$@" && return
 	echo "deps: install failed; retrying after apt-get update" >&2
 	apt-get update -qq || die "apt-get update failed"
-	apt-get install -y -q --no-install-recommends $need || die "apt-get install failed: $(echo $need)"
+	apt-get install -y -q --no-install-recommends "$@" || die "apt-get install failed: $*"
+}
+need_base=$(missing "${pkgs[@]}")
+[ -z "$need_base" ] || install $need_base
+if [ -n "$need_bpo" ]; then
+	if ! "$here/apt-backports.sh" --check ||
+	   ! apt-cache policy qemu-system-x86 | grep -q bookworm-backports; then
+		"$here/apt-backports.sh" >/dev/null
+		apt-get update -qq || die "apt-get update failed"
+	fi
+	# -t for this one transaction, so that their dependencies (qemu-system-common,
+	# seabios, ...) come from the same suite; everything else stays on bookworm.
+	install -t bookworm-backports $need_bpo
 fi
 echo "deps: done (kernel $kver)"
