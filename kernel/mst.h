@@ -26,6 +26,8 @@
 #include <linux/kref.h>
 #include <linux/mdev.h>
 #include <linux/mutex.h>
+#include <linux/pci_regs.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
 #include <linux/wait.h>
@@ -302,6 +304,7 @@ struct mst_sess {
  * @state_mutex: protects @mig_state, @opened, @precopy_v2, @num_dirty,
  *	@sess and the allocation of @st.
  * @sess_lock: protects @reinit_sess, the saving session REINITs reach.
+ * @pci_lock: protects @pci_cfg, the PCI config space a VMM reads and writes.
  * @wl_lock: protects @wl_active; the workload holds it while it writes the
  *	state, so clearing @wl_active under it quiesces the workload.
  */
@@ -330,6 +333,9 @@ struct mst_dev {
 	atomic64_t bytes_saved;
 	atomic64_t bytes_loaded;
 	atomic64_t fw_busy_ns;
+
+	spinlock_t pci_lock;		/* protects pci_cfg */
+	u8 pci_cfg[PCI_CFG_SPACE_SIZE];
 };
 
 static inline struct mst_dev *mst_vdev_to_dev(struct vfio_device *vdev)
@@ -377,7 +383,6 @@ struct file *mst_file_open(struct mst_stream *s);
 
 /* mst_mig.c */
 extern const struct vfio_migration_ops mst_mig_ops;
-extern const struct vfio_log_ops mst_log_ops;
 void mst_mig_close(struct mst_dev *dev);
 int mst_mig_reset(struct mst_dev *dev);
 int mst_mig_feature(struct mst_dev *dev, u32 flags, void __user *arg,

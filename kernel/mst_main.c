@@ -4,8 +4,9 @@
  *
  * The parent is a virtual device "mstream" of class "vfio_mstream", so its
  * one mdev type is /sys/class/mdev_bus/mstream/mdev_supported_types/
- * vfio_mstream-dev. Each instance is a VFIO device with no regions and no
- * interrupts; what it has is migration state (see mst_state.c), the v2
+ * vfio_mstream-dev. Each instance is a VFIO PCI device with a config space
+ * and nothing else (no BAR, no interrupt, no DMA), enough for a VMM's
+ * vfio-pci to attach it; what it has is migration state (see mst_state.c), the v2
  * migration protocol and the proposed v3 multi-stream protocol
  * (uapi/linux/vfio_mstream.h).
  */
@@ -13,8 +14,11 @@
 #include <linux/device.h>
 #include <linux/mdev.h>
 #include <linux/module.h>
+#include <linux/pci_ids.h>
+#include <linux/pci_regs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/unaligned.h>
 #include <linux/vfio.h>
 
 #include "mst.h"
@@ -27,6 +31,75 @@ static struct mst_parent {
 	struct mdev_type *types[1];
 } mst_parent;
 
+/* ---- the PCI face: what a VMM's vfio-pci needs to realize the device ---- */
+
+/*
+ * Regions at the offsets vfio-pci gives them, so that a VMM that computes
+ * them instead of asking (none should) still finds the config space.
+ */
+#define MST_PCI_OFFSET_SHIFT		40
+#define MST_PCI_INDEX_TO_OFFSET(i)	((u64)(i) << MST_PCI_OFFSET_SHIFT)
+#define MST_PCI_OFFSET_TO_INDEX(off)	((off) >> MST_PCI_OFFSET_SHIFT)
+#define MST_PCI_OFFSET_MASK		(MST_PCI_INDEX_TO_OFFSET(1) - 1)
+
+/*
+ * Placeholder IDs, as the uAPI's feature numbers are: Red Hat's vendor ID, as
+ * samples/vfio-mdev/mdpy.c uses, and a device ID none of QEMU's devices uses.
+ * Class "other system peripheral", so that no guest driver binds to it.
+ */
+#define MST_PCI_VENDOR_ID		0x1b36
+#define MST_PCI_DEVICE_ID		0x10ff
+
+/*
+ * A conventional type 0 header and nothing else: no BAR, no ROM, no
+ * capability, no interrupt pin, and a command register hardwired to 0 (no
+ * decode to enable, no DMA to master). Only the interrupt line, a scratch
+ * register for software, is writable; every other write is dropped, which
+ * is how the BAR and ROM sizing writes of a VMM read back 0: absent.
+ */
+static void mst_pci_cfg_init(u8 *cfg)
+{
+	memset(cfg, 0, PCI_CFG_SPACE_SIZE);
+	put_unaligned_le16(MST_PCI_VENDOR_ID, cfg + PCI_VENDOR_ID);
+	put_unaligned_le16(MST_PCI_DEVICE_ID, cfg + PCI_DEVICE_ID);
+	cfg[PCI_REVISION_ID] = 1;
+	put_unaligned_le16(PCI_CLASS_SYSTEM_OTHER, cfg + PCI_CLASS_DEVICE);
+	cfg[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_NORMAL;
+	put_unaligned_le16(MST_PCI_VENDOR_ID, cfg + PCI_SUBSYSTEM_VENDOR_ID);
+	put_unaligned_le16(MST_PCI_DEVICE_ID, cfg + PCI_SUBSYSTEM_ID);
+}
+
+static ssize_t mst_pci_cfg_rw(struct mst_dev *dev, char __user *ubuf,
+			      size_t count, loff_t *ppos, bool write)
+{
+	u64 pos = *ppos, off = pos & MST_PCI_OFFSET_MASK;
+	u8 buf[PCI_CFG_SPACE_SIZE];
+
+	if (MST_PCI_OFFSET_TO_INDEX(pos) != VFIO_PCI_CONFIG_REGION_INDEX ||
+	    off >= PCI_CFG_SPACE_SIZE)
+		return -EINVAL;
+	count = min_t(size_t, count, PCI_CFG_SPACE_SIZE - off);
+
+	if (write) {
+		if (copy_from_user(buf, ubuf, count))
+			return -EFAULT;
+		if (off <= PCI_INTERRUPT_LINE && off + count > PCI_INTERRUPT_LINE) {
+			spin_lock(&dev->pci_lock);
+			dev->pci_cfg[PCI_INTERRUPT_LINE] =
+				buf[PCI_INTERRUPT_LINE - off];
+			spin_unlock(&dev->pci_lock);
+		}
+	} else {
+		spin_lock(&dev->pci_lock);
+		memcpy(buf, dev->pci_cfg + off, count);
+		spin_unlock(&dev->pci_lock);
+		if (copy_to_user(ubuf, buf, count))
+			return -EFAULT;
+	}
+	*ppos += count;
+	return count;
+}
+
 /* ---- vfio_device_ops ---- */
 
 static int mst_init_dev(struct vfio_device *vdev)
@@ -37,6 +110,8 @@ static int mst_init_dev(struct vfio_device *vdev)
 	mutex_init(&dev->sess_lock);
 	mutex_init(&dev->wl_lock);
 	mutex_init(&dev->st.crit_lock);
+	spin_lock_init(&dev->pci_lock);
+	mst_pci_cfg_init(dev->pci_cfg);
 	init_waitqueue_head(&dev->wl_wq);
 	mst_cfg_defaults(&dev->cfg);
 	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
@@ -46,8 +121,12 @@ static int mst_init_dev(struct vfio_device *vdev)
 
 	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
 				VFIO_MIGRATION_PRE_COPY;
+	/*
+	 * No log_ops: the device does no DMA, and a device that offers DMA
+	 * logging is the one a VMM asks for the dirty pages instead of the
+	 * IOMMU.
+	 */
 	vdev->mig_ops = &mst_mig_ops;
-	vdev->log_ops = &mst_log_ops;
 	return 0;
 }
 
@@ -99,6 +178,19 @@ static void mst_close_device(struct vfio_device *vdev)
 	mutex_unlock(&dev->state_mutex);
 }
 
+static ssize_t mst_read(struct vfio_device *vdev, char __user *buf,
+			size_t count, loff_t *ppos)
+{
+	return mst_pci_cfg_rw(mst_vdev_to_dev(vdev), buf, count, ppos, false);
+}
+
+static ssize_t mst_write(struct vfio_device *vdev, const char __user *buf,
+			 size_t count, loff_t *ppos)
+{
+	return mst_pci_cfg_rw(mst_vdev_to_dev(vdev), (char __user *)buf, count,
+			      ppos, true);
+}
+
 static long mst_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		      unsigned long arg)
 {
@@ -128,11 +220,17 @@ static long mst_ioctl(struct vfio_device *vdev, unsigned int cmd,
 			return -EFAULT;
 		if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_REGIONS)
 			return -EINVAL;
-		/* every region is empty: the device has only migration state */
-		info.flags = 0;
+		/* the config space, and every BAR, the ROM and VGA absent */
 		info.cap_offset = 0;
-		info.size = 0;
-		info.offset = 0;
+		info.offset = MST_PCI_INDEX_TO_OFFSET(info.index);
+		if (info.index == VFIO_PCI_CONFIG_REGION_INDEX) {
+			info.flags = VFIO_REGION_INFO_FLAG_READ |
+				     VFIO_REGION_INFO_FLAG_WRITE;
+			info.size = PCI_CFG_SPACE_SIZE;
+		} else {
+			info.flags = 0;
+			info.size = 0;
+		}
 		return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
 	}
 	case VFIO_DEVICE_GET_IRQ_INFO: {
@@ -141,9 +239,27 @@ static long mst_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		minsz = offsetofend(struct vfio_irq_info, count);
 		if (copy_from_user(&info, uarg, minsz))
 			return -EFAULT;
-		if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
+		if (info.argsz < minsz)
 			return -EINVAL;
-		info.flags = 0;
+		/*
+		 * As vfio-pci answers for a conventional PCI device without
+		 * interrupts: INTx, MSI and MSI-X exist with a count of 0;
+		 * there is no error (PCIe only) or request notification.
+		 */
+		switch (info.index) {
+		case VFIO_PCI_INTX_IRQ_INDEX:
+			info.flags = VFIO_IRQ_INFO_EVENTFD |
+				     VFIO_IRQ_INFO_MASKABLE |
+				     VFIO_IRQ_INFO_AUTOMASKED;
+			break;
+		case VFIO_PCI_MSI_IRQ_INDEX:
+		case VFIO_PCI_MSIX_IRQ_INDEX:
+			info.flags = VFIO_IRQ_INFO_EVENTFD |
+				     VFIO_IRQ_INFO_NORESIZE;
+			break;
+		default:
+			return -EINVAL;
+		}
 		info.count = 0;
 		return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
 	}
@@ -159,18 +275,6 @@ static int mst_device_feature(struct vfio_device *vdev, u32 flags,
 	return mst_mig_feature(mst_vdev_to_dev(vdev), flags, arg, argsz);
 }
 
-static ssize_t mst_rw(struct vfio_device *vdev, char __user *buf,
-		      size_t count, loff_t *ppos)
-{
-	return -EINVAL;		/* no region to access */
-}
-
-static ssize_t mst_write(struct vfio_device *vdev, const char __user *buf,
-			 size_t count, loff_t *ppos)
-{
-	return -EINVAL;
-}
-
 static const struct vfio_device_ops mst_dev_ops = {
 	.name = "vfio-mstream",
 	.init = mst_init_dev,
@@ -178,7 +282,7 @@ static const struct vfio_device_ops mst_dev_ops = {
 	.open_device = mst_open_device,
 	.close_device = mst_close_device,
 	.ioctl = mst_ioctl,
-	.read = mst_rw,
+	.read = mst_read,
 	.write = mst_write,
 	.device_feature = mst_device_feature,
 	.bind_iommufd = vfio_iommufd_emulated_bind,

@@ -438,31 +438,6 @@ const struct vfio_migration_ops mst_mig_ops = {
 	.migration_get_data_size = mst_get_data_size,
 };
 
-/* The device does no DMA: nothing to log, as in mtty. */
-static int mst_log_start(struct vfio_device *vdev, struct rb_root_cached *ranges,
-			 u32 nnodes, u64 *page_size)
-{
-	return 0;
-}
-
-static int mst_log_stop(struct vfio_device *vdev)
-{
-	return 0;
-}
-
-static int mst_log_read_and_clear(struct vfio_device *vdev, unsigned long iova,
-				  unsigned long length,
-				  struct iova_bitmap *dirty)
-{
-	return 0;
-}
-
-const struct vfio_log_ops mst_log_ops = {
-	.log_start = mst_log_start,
-	.log_stop = mst_log_stop,
-	.log_read_and_clear = mst_log_read_and_clear,
-};
-
 /**
  * mst_mig_close() - the device FD closed: end any session
  * @dev: the device.
