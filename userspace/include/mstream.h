@@ -105,6 +105,15 @@ struct mstream_caps {
  * or by another mstream_device of this process in the same group).
  */
 int mstream_device_open(struct mstream_device **devp, const char *name);
+/*
+ * Use a VFIO device FD the caller opened itself (a VMM, through a group or
+ * /dev/vfio/devices/vfioX). The FD stays the caller's: mstream_device_close()
+ * leaves it open. name, optional, is resolved as by mstream_device_open()
+ * for mstream_device_name() and mstream_device_sysfs_path(); without it the
+ * device is named "fd N" and has no sysfs path (""). -EBADF: fd is not open;
+ * -ENOTTY: it is not a VFIO device.
+ */
+int mstream_device_from_fd(struct mstream_device **devp, int fd, const char *name);
 void mstream_device_close(struct mstream_device *dev);
 
 const char *mstream_device_name(const struct mstream_device *dev);
@@ -132,7 +141,8 @@ int mstream_device_reset(struct mstream_device *dev);
 int mstream_device_set_streams(struct mstream_device *dev, unsigned int num_dirty);
 /*
  * v3: new FDs for the dirty streams 1..N of the current session, in order.
- * In: *num_fds = room in fds. Out: *num_fds = N. -ENOSPC if N > room.
+ * In: *num_fds = room in fds (at most 64). Out: *num_fds = N. When N is more
+ * than the room: -ENOSPC, no FD opened, and *num_fds = N all the same.
  */
 int mstream_device_get_stream_fds(struct mstream_device *dev, int *fds,
 				  unsigned int *num_fds);
