@@ -7,10 +7,16 @@
 #include <time.h>
 
 #include "internal.h"
+#include "xxh64.h"
 
 const char *mstream_version(void)
 {
 	return "0.1";
+}
+
+uint64_t mstream_xxh64(const void *buf, size_t len)
+{
+	return XXH64(buf, len, 0);
 }
 
 uint64_t mstream_now_ns(void)
