@@ -172,26 +172,15 @@ int mstream_device_precopy_info(struct mstream_device *dev, int fd,
 				struct mstream_stream_info *info);
 
 /*
- * The sample device's state checksum (sysfs mstream/checksum, hex u64 of the
- * whole device state). -ENOENT for a device without that knob.
+ * A device's state checksum, for MSTREAM_SESSION_CHECKSUM to compare a
+ * source with its destination. VFIO has no such query: a program that knows
+ * its device type supplies one (libmstream-sample's mstream_sample_checksum()
+ * for the sample device). fn returns 0 with *sum, or a negative errno
+ * (-ENOENT: this device has none); it is called from the session's thread.
+ * fn NULL: no checksum (the default).
  */
-int mstream_device_checksum(struct mstream_device *dev, uint64_t *sum);
-
-/* ------------------------------------------------------------------------ */
-/* mdev instances and sysfs knobs (used by the demo and the tests) */
-
-/* The sample device's mdev type directory. */
-#define MSTREAM_MDEV_TYPE_PATH \
-	"/sys/class/mdev_bus/mstream/mdev_supported_types/vfio_mstream-dev"
-
-/* Create an instance of type_path (NULL: MSTREAM_MDEV_TYPE_PATH) with a new
- * random UUID, written to uuid (37 bytes). */
-int mstream_mdev_create(const char *type_path, char uuid[37]);
-int mstream_mdev_remove(const char *uuid);
-/* Read / write /sys/bus/mdev/devices/<uuid>/mstream/<attr> (or, if name
- * contains a '/', the sysfs directory name). Reads strip the newline. */
-int mstream_mdev_attr_read(const char *name, const char *attr, char *buf, size_t len);
-int mstream_mdev_attr_write(const char *name, const char *attr, const char *value);
+typedef int (*mstream_checksum_fn)(struct mstream_device *dev, uint64_t *sum, void *arg);
+void mstream_device_set_checksum(struct mstream_device *dev, mstream_checksum_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Reader pool */

@@ -20,6 +20,8 @@
 struct mstream_device {
 	int container, group, fd;
 	bool borrowed_fd; /* from mstream_device_from_fd(): the caller's to close */
+	mstream_checksum_fn checksum;
+	void *checksum_arg;
 	char name[NAME_MAX + 1];
 	char sysfs[PATH_MAX];
 };
@@ -381,16 +383,13 @@ int mstream_device_precopy_info(struct mstream_device *dev, int fd,
 	return 0;
 }
 
-int mstream_device_checksum(struct mstream_device *dev, uint64_t *sum)
+void mstream_device_set_checksum(struct mstream_device *dev, mstream_checksum_fn fn, void *arg)
 {
-	char buf[64], *end;
-	int ret = mstream_mdev_attr_read(dev->sysfs, "checksum", buf, sizeof(buf));
+	dev->checksum = fn;
+	dev->checksum_arg = arg;
+}
 
-	if (ret)
-		return ret;
-	errno = 0;
-	*sum = strtoull(buf, &end, 16);
-	if (errno || end == buf)
-		return fail(-EPROTO, "%s: unreadable checksum '%s'", dev->name, buf);
-	return 0;
+int device_checksum(struct mstream_device *dev, uint64_t *sum)
+{
+	return dev->checksum ? dev->checksum(dev, sum, dev->checksum_arg) : -ENOENT;
 }

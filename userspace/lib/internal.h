@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "mstream.h"
 
 #ifndef ARRAY_SIZE
@@ -38,16 +39,12 @@ void clear_error(void);
 /* close() that keeps errno and ignores -1. */
 void close_fd(int *fd);
 
-/* read/write the whole buffer, retrying short transfers and EINTR. */
-int read_full(int fd, void *buf, size_t len);
-int write_full(int fd, const void *buf, size_t len);
-
 /* Constant-time comparison: no early exit, so the time taken does not tell a
  * network peer how much of a token it guessed right. */
 int ct_memcmp(const void *a, const void *b, size_t len);
 
-/* Read a small sysfs-like file into buf (NUL-terminated, newline stripped). */
-int file_read_str(const char *path, char *buf, size_t len);
-int file_write_str(const char *path, const char *val);
+/* The device's checksum through the hook of mstream_device_set_checksum();
+ * -ENOENT without one. */
+int device_checksum(struct mstream_device *dev, uint64_t *sum);
 
 #endif

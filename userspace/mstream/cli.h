@@ -92,7 +92,8 @@ int cmd_recv(struct opts *o);
 int cmd_token(struct opts *o);
 int cmd_demo(struct opts *o);
 
-/* run.c: open devices by name, closing them all on failure. */
+/* run.c: open devices by name, each with the sample device's checksum (a
+ * device without its knob has none), closing them all on failure. */
 int open_devices(char **names, int n, struct mstream_device **devs);
 void close_devices(struct mstream_device **devs, int n);
 /* Create, run, report and destroy a session from src to sink. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mstream_sample.h"
 
 struct mstream_session *current_session;
 
@@ -25,6 +26,8 @@ int open_devices(char **names, int n, struct mstream_device **devs)
 			close_devices(devs, i);
 			return ret;
 		}
+		/* Devices without the sample's checksum knob simply have none. */
+		mstream_device_set_checksum(devs[i], mstream_sample_checksum, NULL);
 	}
 	return 0;
 }
@@ -322,7 +325,7 @@ int cmd_info(struct opts *o)
 			continue;
 		}
 		mstream_device_probe(dev, &c);
-		has_sum = !mstream_device_checksum(dev, &sum);
+		has_sum = !mstream_sample_checksum(dev, &sum, NULL);
 		if (o->json) {
 			json_obj(&j, NULL);
 			json_str(&j, "name", mstream_device_name(dev));
