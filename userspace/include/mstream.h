@@ -23,6 +23,15 @@
  *  - mstream_session: a whole migration: precopy, switchover, STOP_COPY of every
  *                     device together (or one after another), drain, load.
  *
+ * Structs: each public struct ends in reserved space, which later versions
+ * fill with new fields, so that its size and its fields' offsets never change
+ * within LIBMSTREAM_0 (as liburing's io_uring_params). A struct the caller
+ * passes in must be zeroed before its fields are set ({ 0 } or memset):
+ * anything in its reserved space, or a flag bit this version does not know,
+ * is refused with -EINVAL, so a program built against a newer header fails
+ * on an older library instead of having a request silently ignored. A
+ * struct the library fills has its reserved space zeroed.
+ *
  * Times are CLOCK_MONOTONIC nanoseconds. Thread safety: a session, a device
  * and a pool are each driven by one thread; the pool's workers are internal.
  * mstream_pool_cancel() and the stats getters may be called from any thread.
@@ -95,6 +104,7 @@ struct mstream_caps {
 	bool data_size;		   /* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE answered */
 	uint64_t stop_copy_length; /* its estimate, when data_size */
 	enum mstream_state state;  /* current migration state */
+	uint64_t reserved[8];	   /* zeroed */
 };
 
 /*
@@ -159,6 +169,7 @@ struct mstream_stream_info {
 	uint64_t queued_bytes;	/* v3 only */
 	uint64_t initial_bytes; /* v2 only */
 	uint64_t dirty_bytes;	/* v2 only */
+	uint64_t reserved[8];	/* zeroed */
 };
 #define MSTREAM_INFO_REINIT (1u << 0)	/* critical data re-armed since last call */
 #define MSTREAM_INFO_CRITICAL (1u << 1) /* v3: this is stream 0 */
@@ -206,6 +217,7 @@ struct mstream_pool_params {
 	unsigned int queue_depth; /* URING buffers per worker; 0 = 8 */
 	size_t buf_size;	  /* bytes per read; 0 = 1 MiB */
 	unsigned int flags;	  /* MSTREAM_POOL_* */
+	uint64_t reserved[8];	  /* must be zero */
 };
 /* Do not register buffers with io_uring (RLIMIT_MEMLOCK too low, tests). */
 #define MSTREAM_POOL_NO_FIXED_BUFFERS (1u << 0)
@@ -224,6 +236,7 @@ struct mstream_stream_params {
 	unsigned int flags; /* MSTREAM_STREAM_* */
 	const char *name;   /* for messages; copied */
 	void *user;
+	uint64_t reserved[8]; /* must be zero */
 };
 #define MSTREAM_STREAM_CRITICAL (1u << 0) /* served before the others */
 #define MSTREAM_STREAM_CHECKSUM (1u << 1) /* compute xxh64 of the data */
@@ -247,6 +260,7 @@ struct mstream_stream_stats {
 	bool write_busy;	/* a write is in flight */
 	bool has_checksum;	/* DONE, with the CHECKSUM flag */
 	uint64_t checksum;	/* xxh64 of the bytes read */
+	uint64_t reserved[8];	/* zeroed */
 };
 
 struct mstream_pool_stats {
@@ -261,6 +275,7 @@ struct mstream_pool_stats {
 	/* What the readers asked the kernel for: reads and writes issued,
 	 * polls issued, and reads that found nothing (EAGAIN). */
 	uint64_t reads, writes, polls, eagains;
+	uint64_t reserved[8];	/* zeroed */
 };
 
 int mstream_pool_create(struct mstream_pool **poolp, const struct mstream_pool_params *params);
@@ -320,6 +335,7 @@ struct mstream_tcp_params {
 	/* Source: told about each rejected connection (NULL: silent). */
 	void (*log)(const char *msg, void *arg);
 	void *log_arg;
+	uint64_t reserved[8];	/* must be zero */
 };
 #define MSTREAM_TCP_NO_CHECKSUM (1u << 0) /* do not xxh64 the streams */
 
@@ -387,6 +403,7 @@ struct mstream_policy {
 	unsigned int max_iterations; /* 0 = 30 */
 	uint64_t max_precopy_ns;  /* 0 = 30 s */
 	uint64_t tick_ns;	  /* how often info is polled; 0 = 10 ms */
+	uint64_t reserved[4];	  /* must be zero */
 };
 
 struct mstream_session_params {
@@ -406,6 +423,7 @@ struct mstream_session_params {
 	 * an event into a stopped device. */
 	void (*stopped)(struct mstream_session *s, void *arg);
 	void *stopped_arg;
+	uint64_t reserved[8];	   /* must be zero */
 };
 #define MSTREAM_SESSION_REINIT (1u << 0)   /* v2: opt into PRECOPY_INFOv2 */
 #define MSTREAM_SESSION_CHECKSUM (1u << 1) /* read device checksums */
@@ -431,6 +449,7 @@ struct mstream_session_stats {
 	uint64_t bytes;		  /* all streams */
 	uint64_t bytes_precopy;
 	struct mstream_pool_stats pool;
+	uint64_t reserved[8];	  /* zeroed */
 };
 
 struct mstream_device_stats {
@@ -444,6 +463,7 @@ struct mstream_device_stats {
 	uint64_t t_loaded_ns;	   /* its destination accepted the data */
 	bool has_src_checksum, has_dst_checksum;
 	uint64_t src_checksum, dst_checksum;
+	uint64_t reserved[8];	   /* zeroed */
 };
 
 int mstream_session_create(struct mstream_session **sp, const struct mstream_session_params *p);

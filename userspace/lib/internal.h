@@ -36,6 +36,23 @@ void errmsg_set(char *buf, const char *fmt, ...) __attribute__((format(printf, 2
 int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void clear_error(void);
 
+/*
+ * A public struct passed in (mstream.h, "Structs"): its reserved space and
+ * any flag outside known must be zero, or -EINVAL with a message naming
+ * what. CHECK_STRUCT() is for a struct with a flags field.
+ */
+int check_struct(const char *what, const void *reserved, size_t len, unsigned int flags,
+		 unsigned int known);
+#define CHECK_STRUCT(what, p, known) \
+	check_struct(what, (p)->reserved, sizeof((p)->reserved), (p)->flags, known)
+
+/* The flags each struct knows. */
+#define POOL_FLAGS MSTREAM_POOL_NO_FIXED_BUFFERS
+#define STREAM_FLAGS (MSTREAM_STREAM_CRITICAL | MSTREAM_STREAM_CHECKSUM | MSTREAM_STREAM_PARKED_START)
+#define SESSION_FLAGS \
+	(MSTREAM_SESSION_REINIT | MSTREAM_SESSION_CHECKSUM | MSTREAM_SESSION_SOURCE_RUNNING)
+#define FILES_FLAGS MSTREAM_FILES_NO_VERIFY
+
 /* close() that keeps errno and ignores -1. */
 void close_fd(int *fd);
 

@@ -213,6 +213,8 @@ int mstream_source_create_files(struct mstream_source **srcp, const char *dir,
 	int ret;
 
 	clear_error();
+	if (check_struct("mstream_source_create_files()", NULL, 0, flags, FILES_FLAGS))
+		return -EINVAL;
 	sf = calloc(1, sizeof(*sf));
 	if (!sf)
 		return -ENOMEM;

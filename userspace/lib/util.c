@@ -105,6 +105,20 @@ void errmsg_set(char *buf, const char *fmt, ...)
 	va_end(ap);
 }
 
+int check_struct(const char *what, const void *reserved, size_t len, unsigned int flags,
+		 unsigned int known)
+{
+	const unsigned char *r = reserved;
+
+	for (size_t i = 0; i < len; i++)
+		if (r[i])
+			return fail(-EINVAL, "%s: its reserved space is not zero (a field of a "
+					     "newer libmstream, or not zeroed before use?)", what);
+	if (flags & ~known)
+		return fail(-EINVAL, "%s: unknown flag 0x%x", what, flags & ~known);
+	return 0;
+}
+
 void close_fd(int *fd)
 {
 	int saved = errno;
