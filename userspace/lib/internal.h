@@ -52,6 +52,7 @@ int check_struct(const char *what, const void *reserved, size_t len, unsigned in
 #define SESSION_FLAGS \
 	(MSTREAM_SESSION_REINIT | MSTREAM_SESSION_CHECKSUM | MSTREAM_SESSION_SOURCE_RUNNING)
 #define FILES_FLAGS MSTREAM_FILES_NO_VERIFY
+#define TCP_FLAGS MSTREAM_TCP_NO_CHECKSUM
 
 /* close() that keeps errno and ignores -1. */
 void close_fd(int *fd);

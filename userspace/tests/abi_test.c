@@ -100,14 +100,21 @@ TEST(unknown_flags_are_refused)
 {
 	struct mstream_session_params sp = { .flags = 1u << 31 };
 	struct mstream_pool_params pp = { .flags = 1u << 31 };
+	struct mstream_tcp_params tp = { .token = "0123456789abcdef0123", .port = 1,
+					 .flags = 1u << 31 };
 	struct mstream_session *s = NULL;
 	struct mstream_pool *pool = NULL;
 	struct mstream_source *src = NULL;
+	struct mstream_sink *sink = NULL;
 
 	expect_einval(_metadata, mstream_pool_create(&pool, &pp), "flag");
 	expect_einval(_metadata, mstream_session_create(&s, &sp), "flag");
 	expect_einval(_metadata, mstream_source_create_files(&src, "/nonexistent", 1u << 31),
 		      "flag");
+	expect_einval(_metadata, mstream_sink_create_tcp(&sink, &tp), "flag");
+	expect_einval(_metadata, mstream_source_create_tcp(&src, &tp), "flag");
+	EXPECT_EQ(NULL, sink);
+	EXPECT_EQ(NULL, src);
 }
 
 TEST(reserved_space_filled_out_is_zeroed)
