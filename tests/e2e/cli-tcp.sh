@@ -15,7 +15,7 @@ ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
 
 SIZE=$((4 << 20))
 TOK=$WORK/token
-"$M" token > "$TOK"
+"$M" token "$TOK"
 port=$((20000 + RANDOM % 20000))
 
 # start_recv PORT TOKENFILE DST...: a receiver in the background ($RPID).
@@ -64,7 +64,7 @@ over_tcp "v3 N=2 over loopback TCP, two devices, no precopy" 2 -p v3 -n 2 --no-p
 mkdev $SIZE; src=$REPLY
 mkdev $SIZE; dst=$REPLY
 before=$(sum "$dst")
-"$M" token > "$WORK/other"
+"$M" token "$WORK/other"
 port=$((port + 1))
 "$M" recv --no-progress --listen "127.0.0.1:$port" --token-file "$TOK" --accept-timeout 3 \
 	"$dst" > /dev/null 2> "$WORK/recv.err" &

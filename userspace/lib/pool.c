@@ -29,6 +29,8 @@ int mstream_pool_create(struct mstream_pool **poolp, const struct mstream_pool_p
 	struct mstream_pool *pool;
 
 	clear_error();
+	if (CHECK_STRUCT("struct mstream_pool_params", &p, POOL_FLAGS))
+		return -EINVAL;
 	if (p.kind > MSTREAM_POOL_SERIAL)
 		return fail(-EINVAL, "unknown pool kind %u", p.kind);
 	if (!p.threads) {
@@ -74,6 +76,8 @@ int mstream_pool_add(struct mstream_pool *pool, const struct mstream_stream_para
 	struct mstream_stream *s;
 	int ret = 0;
 
+	if (CHECK_STRUCT("struct mstream_stream_params", sp, STREAM_FLAGS))
+		return -EINVAL;
 	if (sp->in_fd < 0)
 		return -EBADF;
 	s = calloc(1, sizeof(*s));

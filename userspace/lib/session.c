@@ -49,6 +49,11 @@ int mstream_session_create(struct mstream_session **sp, const struct mstream_ses
 	struct mstream_session *s;
 
 	clear_error();
+	if (p && (CHECK_STRUCT("struct mstream_session_params", p, SESSION_FLAGS) ||
+		  check_struct("struct mstream_policy", p->policy.reserved,
+			       sizeof(p->policy.reserved), 0, 0) ||
+		  CHECK_STRUCT("struct mstream_pool_params", &p->pool, POOL_FLAGS)))
+		return -EINVAL;
 	if (p && p->num_dirty >= MSTREAM_MAX_STREAMS)
 		return fail(-ERANGE, "%u dirty streams: at most %d", p->num_dirty,
 			    MSTREAM_MAX_STREAMS - 1);

@@ -237,6 +237,8 @@ int check_tcp_params(const struct mstream_tcp_params *p)
 {
 	size_t tl = p->token ? strlen(p->token) : 0;
 
+	if (CHECK_STRUCT("struct mstream_tcp_params", p, TCP_FLAGS))
+		return -EINVAL;
 	if (tl < MSTREAM_TOKEN_MIN || tl > MSTREAM_TOKEN_MAX)
 		return fail(-EINVAL, "a session token of %d to %d characters is required "
 				     "(mstream token makes one)",
