@@ -157,6 +157,9 @@ enum mst_eng_kind {
  * Engine-private: @cur (chunk being filled), @seq (next record seq of @sub,
  * read by others only while the engine is idle), @pace_next, @blocked_ns.
  *
+ * v2 single, under @s->lock: @wpos, the stream position just past the last
+ * record whose place the engine took (see mst_eng_reserve()).
+ *
  * Under @s->lock: @passes (passes started; the first sends every page),
  * @want_pass, @final (STOP_COPY: final pass then END), @final_snapped,
  * @end_done (END taken as a job), @crit_pending (a CRIT record is owed),
@@ -181,6 +184,7 @@ struct mst_engine {
 	u64 seq;
 	u64 pace_next;
 	u64 blocked_ns;
+	u64 wpos;
 
 	u64 passes;
 	bool want_pass;

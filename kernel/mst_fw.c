@@ -10,8 +10,8 @@
  *
  * Sessions:
  * - v2 single: one stream (the data_fd), one engine, sub-stream 0 carries
- *   COMPAT, CRIT, PAGES of every page, END. A REINIT's CRIT record is a job
- *   queued behind the job in progress.
+ *   COMPAT, CRIT, PAGES of every page, END. A REINIT's CRIT record goes out
+ *   at the engine's next record boundary, behind what is in memory only.
  * - v2 mux: one stream, E engines, sub-stream 0 (critical: COMPAT, CRIT, END)
  *   and sub-streams 1..E (COMPAT, PAGES of shard i - 1, END) interleaved a
  *   chunk at a time. A REINIT's CRIT record is published at once as an extra
@@ -27,8 +27,9 @@
  * Positions: a stream's @published counts the bytes published into its
  * queue; a job's bytes are known when it starts (a pass takes its dirty
  * bits first, then copies), so on a single-producer stream the position just
- * past the job in progress is exact. That is what v2's REINIT accounting and
- * v3's exact STOP_COPY counts rest on.
+ * past the job in progress is exact, and so is, on v2 single's stream, the
+ * place of the next record (mst_eng_reserve()). That is what v2's REINIT
+ * accounting and v3's exact STOP_COPY counts rest on.
  */
 
 #include <linux/bitmap.h>
@@ -271,13 +272,57 @@ static u32 mst_put_crit(void *p, struct mst_sess *sess, u32 sub, u64 seq)
 	return mst_crit_rec_size(sess);
 }
 
+/*
+ * v2 single: the engine that carries the pages carries the critical data
+ * too, and a REINIT's record goes out at its next record boundary, behind
+ * only what is in memory (published, or in the chunk being filled), as
+ * mlx5's firmware appends a new initial-data chunk to the data it saved.
+ */
+static bool mst_eng_carries_crit(struct mst_engine *e)
+{
+	return e->kind == MST_ENG_PAGES && e->sub == 0;
+}
+
+/*
+ * Takes the place of the next record, of @len bytes, in the stream; false
+ * when a CRIT record is owed first, whose place it took instead.
+ */
+static bool mst_eng_reserve(struct mst_engine *e, u32 len)
+{
+	struct mst_stream *s = e->s;
+	u32 rec = mst_crit_rec_size(s->sess);
+	bool crit;
+
+	if (!mst_eng_carries_crit(e))
+		return true;
+	mutex_lock(&s->lock);
+	crit = e->crit_pending;
+	if (crit) {
+		e->crit_pending = false;
+		e->job_end += rec;
+		e->wpos += rec;
+	} else {
+		e->wpos += len;
+	}
+	mutex_unlock(&s->lock);
+	return !crit;
+}
+
+static int mst_eng_emit_crit(struct mst_engine *e);
+
 static int mst_eng_emit_pages(struct mst_engine *e, u64 page, u32 n, u64 gen)
 {
 	struct mst_dev *dev = mst_s_dev(e->s);
 	u32 len = n * MST_PAGE_SIZE, need = MST_REC_HDR_SIZE + len, i;
 	struct mst_chunk *c;
 	void *p;
+	int ret;
 
+	while (!mst_eng_reserve(e, need)) {
+		ret = mst_eng_emit_crit(e);
+		if (ret)
+			return ret;
+	}
 	c = mst_eng_room(e, need);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
@@ -348,8 +393,15 @@ static int mst_eng_emit_crit(struct mst_engine *e)
 
 static int mst_eng_emit_end(struct mst_engine *e)
 {
-	struct mst_chunk *c = mst_eng_room(e, MST_END_REC_SIZE);
+	struct mst_chunk *c;
+	int ret;
 
+	while (!mst_eng_reserve(e, MST_END_REC_SIZE)) {
+		ret = mst_eng_emit_crit(e);
+		if (ret)
+			return ret;
+	}
+	c = mst_eng_room(e, MST_END_REC_SIZE);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	mst_put_rec(c->buf + c->len, MST_TAG_END, e->sub, e->seq++, 0, 0, 0);
@@ -443,6 +495,8 @@ static enum mst_job_kind mst_eng_pick_locked(struct mst_engine *e,
 		e->crit_pending = false;
 		job->kind = MST_JOB_CRIT;
 		bytes = mst_crit_rec_size(s->sess);
+		if (mst_eng_carries_crit(e))
+			e->wpos += bytes;
 	} else if (e->kind != MST_ENG_PAGES) {
 		return MST_JOB_NONE;
 	} else if (e->want_pass || (e->final && !e->final_snapped)) {
@@ -613,6 +667,14 @@ static int mst_stream_header(struct mst_stream *s, bool crit, u32 first_sub,
 		mst_put_compat(c->buf + c->len, sess, first_sub + i, 0);
 		c->len += MST_COMPAT_REC_SIZE;
 	}
+	/*
+	 * v2: the first image, every page behind the header, is initial data,
+	 * as vfio.h has it and mlx5 counts it; dirty bytes start at 0. v3's
+	 * critical stream carries its critical record and nothing else.
+	 */
+	if (sess->protocol == 2)
+		crit_end = c->len +
+			   sess->dev->st.nruns * mst_full_run_bytes(sess->maxp);
 	mst_acct_init(&s->acct, crit_end);
 	mst_stream_publish(s, c, true, NULL);
 	return 0;
@@ -632,6 +694,7 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 	e->shard = shard;
 	e->nshards = nshards;
 	e->seq = first_seq;
+	e->wpos = s->published;
 	init_waitqueue_head(&e->wq);
 	if (kind == MST_ENG_PAGES) {
 		e->nruns = dev->st.nruns > shard ?
@@ -929,7 +992,7 @@ int mst_fw_reinit(struct mst_sess *sess)
 		return 0;
 	}
 
-	/* v2 single and v3: a job of the engine owning sub-stream 0 */
+	/* v2 single and v3: the engine owning sub-stream 0 owes a record */
 	e = &s->eng[0];
 	mutex_lock(&s->lock);
 	if (s->closed || s->crit_ended || e->end_done) {
@@ -937,14 +1000,21 @@ int mst_fw_reinit(struct mst_sess *sess)
 		return -EBUSY;
 	}
 	mst_state_bump_crit(&dev->st);
-	if (!e->crit_pending) {
-		/* v2: behind the job in progress; v3: behind older CRIT only */
-		e->crit_start = e->job_active ? e->job_end : s->published;
+	if (e->crit_pending) {
+		/* the record owed is not produced yet: it takes the new content */
+		if (acct)
+			mst_acct_flag(&s->acct);
+	} else {
+		/* v2: at the next record boundary; v3: behind older CRIT only */
+		if (mst_eng_carries_crit(e))
+			e->crit_start = e->wpos;
+		else
+			e->crit_start = e->job_active ? e->job_end : s->published;
 		e->crit_pending = true;
-	}
-	if (acct) {
-		pos = mst_queue_consumed(&s->q);
-		mst_acct_reinit(&s->acct, pos, e->crit_start - pos, rec);
+		if (acct) {
+			pos = mst_queue_consumed(&s->q);
+			mst_acct_reinit(&s->acct, pos, e->crit_start - pos, rec);
+		}
 	}
 	mst_stream_open_pass_locked(s);
 	mst_eng_kick_locked(e);
@@ -1056,7 +1126,8 @@ static u64 mst_dirty_pending(struct mst_stream *s)
  * @optin: MIG_PRECOPY_INFOv2 was opted into; only then is the REINIT flag
  *	taken and reported.
  * @reinit: out: report VFIO_PRECOPY_INFO_REINIT.
- * @initial: out: critical bytes still to read.
+ * @initial: out: v2: what is left of the first image and of any critical
+ *	record a REINIT added; v3: critical bytes still to read.
  * @dirty: out: v2: the other bytes the stream can deliver now (0 while
  *	@initial is not, as mlx5 reports); v3: the sum over the dirty streams.
  *

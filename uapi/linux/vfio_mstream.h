@@ -83,8 +83,11 @@
  *   produce new critical data (see below). Userspace therefore reads the
  *   FDs concurrently, or polls them; a loop that reads the critical FD to
  *   end of file before reading any dirty FD waits forever.
- * - poll() reports EPOLLIN whenever a read would not block, including when it
- *   would return -ENOMSG, 0 or an error.
+ * - poll() reports EPOLLIN when data is ready or a read would return 0 or
+ *   an error. A stream at its temporary end (-ENOMSG) is not readable: poll
+ *   waits until new data arrives (its next pass, new critical data) or the
+ *   session ends, as for v2's data_fd in mlx5, so that a poller, or an
+ *   io_uring read armed on poll, does not spin on a parked stream.
  *
  * Critical data and REINIT: when the device produces new critical data (it was
  * reconfigured while saving), the driver queues it on the critical stream only
