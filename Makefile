@@ -3,6 +3,8 @@
 #   make            build the module (kernel/) and the userspace (userspace/)
 #   make deps       install what the project needs with apt (root)
 #   make test       every test suite; ends with "N passed, N failed, N skipped"
+#                   (guest tests on the debug kernel: scripts/build-guest-kernel)
+#   make test-kcsan the guest tests on a KCSAN kernel (not part of make test)
 #   make demo       boot the guest and show the device at work
 #   make kunit      KUnit tests (scripts/kunit.sh)
 #   make bench      benchmarks (bench/)
@@ -22,7 +24,7 @@ export KVER
 
 GUEST_RUN := scripts/guest-run
 
-.PHONY: all kernel userspace deps need-deps test demo kunit bench guest clean
+.PHONY: all kernel userspace deps need-deps test test-kcsan demo kunit bench guest clean
 
 all: kernel userspace
 
@@ -49,6 +51,14 @@ need-deps:
 # is reported in the summary like any other failure.
 test: need-deps
 	@scripts/test-all.sh
+
+# KCSAN cannot share a kernel with KASAN: its own kernel, its own boot.
+test-kcsan: need-deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -C tests/e2e
+	@scripts/build-module kcsan >/dev/null
+	@$(GUEST_RUN) --kernel kcsan --out build/test-logs/e2e-kcsan --timeout 3600 \
+		-- scripts/run-tests-in-guest.sh
 
 # A recursive make keeps the order (deps, then build, then run) under make -j.
 demo: need-deps

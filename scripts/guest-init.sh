@@ -43,6 +43,14 @@ mount -t tmpfs tmpfs /dev/shm
 case $MST_TOP/ in /run/*) ;; *) mount -t tmpfs tmpfs /run ;; esac
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+# A kernel built by the project keeps its modules in its cache, not in the host's
+# /lib/modules: show them where modprobe looks.
+release=$(uname -r)
+if [ -n "${MST_MODDIR:-}" ] && [ "$MST_MODDIR" != "/lib/modules/$release" ]; then
+	mkdir -p "/lib/modules/$release"
+	mount --bind "$MST_MODDIR" "/lib/modules/$release"
+fi
+kmemleak=/sys/kernel/debug/kmemleak
 
 # The kernel log, from the start of the ring buffer, in dmesg's "[    1.234567] msg"
 # form.  cat reads /dev/kmsg with a buffer big enough for any record, as that device
@@ -68,12 +76,21 @@ kmsg_pid=$!
 # Let a stuck task be reported while the run can still see it (guest-run --hung-task).
 echo "$MST_HUNG_TASK_SECS" > /proc/sys/kernel/hung_task_timeout_secs
 
+# kmemleak (debug kernel): what boot left unreferenced is not the command's doing:
+# scan once and mark it all as seen, so that the scan after the command reports only
+# what the command (and the module) leaked.
+if [ -w "$kmemleak" ]; then
+	echo scan > "$kmemleak" 2>/dev/null
+	echo clear > "$kmemleak" 2>/dev/null
+fi
+
 read -r uptime _ < /proc/uptime
 say "started (guest uptime ${uptime} s)"
 
 # Build the command's environment: a clean one, plus what the caller passed.
 cmd_env=(PATH="$MST_PATH" HOME=/root TERM=dumb LANG=C.UTF-8
-	 MSTREAM_GUEST=1 MSTREAM_TOP="$MST_TOP" KVER="$MST_KVER" "${MST_ENV[@]}")
+	 MSTREAM_GUEST=1 MSTREAM_TOP="$MST_TOP" KVER="$MST_KVER"
+	 ${MST_MODULE:+MST_MODULE_PATH="$MST_MODULE"} "${MST_ENV[@]}")
 
 status=0
 setup() {
@@ -100,6 +117,26 @@ elif [ "${#MST_CMD[@]}" -eq 1 ]; then
 else
 	env -i "${cmd_env[@]}" "${MST_CMD[@]}" < /dev/null
 	status=$?
+fi
+
+# kmemleak: unload the module first (its frees are part of the check), then scan.  The
+# scan's summary line goes to the kernel log, which the host checks; the objects
+# themselves to the console, so that the run's output quotes the report.
+if [ -w "$kmemleak" ] && [ "$MST_INTERACTIVE" != 1 ]; then
+	if [ -d /sys/module/vfio_mstream ]; then
+		for d in /sys/bus/mdev/devices/*; do
+			[ -w "$d/remove" ] && echo 1 > "$d/remove" 2>/dev/null
+		done
+		rmmod vfio_mstream 2>/dev/null || echo "guest-init: rmmod vfio_mstream failed: kmemleak scans with it loaded"
+	fi
+	# Twice, as kmemleak.rst advises: an object seen once may be a pointer in flight.
+	echo scan > "$kmemleak"; echo scan > "$kmemleak"
+	leaks=$(cat "$kmemleak")
+	if [ -n "$leaks" ]; then
+		echo "guest-init: kmemleak: suspected leaks after the command:"
+		head -n 60 <<< "$leaks"
+		echo "guest-init: kmemleak: $(grep -c '^unreferenced object' <<< "$leaks") unreferenced objects after the command" > /dev/kmsg
+	fi
 fi
 
 say "exit $status"

@@ -6,7 +6,9 @@
 # Registering a test (the first rule that applies):
 #   tests/e2e/list     one test per line: a command run with `bash -c` from the project
 #                      top, e.g. "tests/e2e/bin/migrate --streams 4"; blank lines and
-#                      lines starting with # are ignored;
+#                      lines starting with # are ignored; a line starting with "stock: "
+#                      is a test too slow for the debug kernel (KASAN), run only by
+#                      --stock, in a boot of Debian's own kernel;
 #   otherwise          tests/e2e/*.sh (run with bash) and the executables in tests/e2e/bin/,
 #                      in name order.
 # A test passes by exiting 0 and is skipped by exiting 4 (kselftest's KSFT_SKIP).  A test
@@ -14,19 +16,25 @@
 # counted per case; this script adds a line of its own only when the exit status says
 # more than the test's TAP did.  Each test gets E2E_TIMEOUT seconds (default 600).
 #
-# Usage: run-tests-in-guest.sh          run them
-#        run-tests-in-guest.sh --list   print the registered tests, one a line
+# Usage: run-tests-in-guest.sh [--stock]          run them (--stock: the stock: ones)
+#        run-tests-in-guest.sh --list [--stock]   print them, one a line
 set -uo pipefail    # no -e: a failing test is a result, not a reason to stop
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+stock=0
 list_tests() {
 	local f
 	if [ -f tests/e2e/list ]; then
-		grep -Ev '^[[:space:]]*(#|$)' tests/e2e/list
+		if [ "$stock" = 1 ]; then
+			sed -n 's/^stock:[[:space:]]*//p' tests/e2e/list
+		else
+			grep -Ev '^[[:space:]]*(#|$)|^stock:' tests/e2e/list
+		fi
 		return 0
 	fi
+	[ "$stock" = 0 ] || return 0
 	for f in tests/e2e/*.sh; do
 		[ -f "$f" ] && echo "bash $f"
 	done
@@ -36,12 +44,16 @@ list_tests() {
 	return 0
 }
 
-case ${1:-} in
-"") ;;
---list) list_tests; exit 0 ;;
--h | --help) sed -n 's/^# \{0,1\}//; /^Usage:/,/--list/p' "$0"; exit 0 ;;
-*) echo "run-tests-in-guest.sh: unknown argument '$1' (usage: [--list])" >&2; exit 2 ;;
-esac
+list=0
+for a in "$@"; do
+	case $a in
+	--list) list=1 ;;
+	--stock) stock=1 ;;
+	-h | --help) sed -n 's/^# \{0,1\}//; /^Usage:/,/--list/p' "$0"; exit 0 ;;
+	*) echo "run-tests-in-guest.sh: unknown argument '$a' (usage: [--list] [--stock])" >&2; exit 2 ;;
+	esac
+done
+[ "$list" = 0 ] || { list_tests; exit 0; }
 
 mapfile -t tests < <(list_tests)
 limit=${E2E_TIMEOUT:-600}

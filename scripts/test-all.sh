@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # make test: build, every test suite of the project, in order, then one summary line.
 #
-#   0 build      make all, and make -C tests/e2e (when tests/e2e/Makefile exists)
+#   0 build      make all, make -C tests/e2e, and the debug guest kernel with the module
+#                built against it (scripts/build-module debug; the kernel is cached
+#                outside the clone, so only a fresh machine builds it)
 #   1 host-unit  make -C userspace check (when userspace/Makefile has that target)
 #   2 kunit      make kunit (when scripts/kunit.sh exists)
 #   3 runner     tests/runner/run.sh, the guest runner's self-tests
-#   4 e2e        one guest boot running scripts/run-tests-in-guest.sh (tests/e2e)
+#   4 e2e        one guest boot of the debug kernel (lockdep, KASAN, UBSAN, kmemleak,
+#                fault injection) running scripts/run-tests-in-guest.sh (tests/e2e)
+#   5 e2e-stock  one boot of Debian's stock kernel for the tests too slow under KASAN
+#                (the list's stock: lines)
 #
 # Environment: E2E_GUEST_TIMEOUT  seconds for that whole guest run (default 3600);
 #              E2E_TIMEOUT        seconds per e2e test (passed to the guest; default 600);
@@ -65,7 +70,8 @@ has_check() {
 
 build() {
 	$make --no-print-directory all || return
-	[ ! -f tests/e2e/Makefile ] || $make --no-print-directory -C tests/e2e
+	[ ! -f tests/e2e/Makefile ] || $make --no-print-directory -C tests/e2e || return
+	scripts/build-module debug
 }
 built=1
 part 0 build build || built=0
@@ -88,11 +94,23 @@ if [ "$built" = 0 ]; then
 	skip 4 e2e "the build failed"
 elif [ -n "$(scripts/run-tests-in-guest.sh --list)" ]; then
 	# shellcheck disable=SC2086 # GUEST_ARGS is a list of options
-	part 4 e2e scripts/guest-run --out build/test-logs/e2e --timeout "${E2E_GUEST_TIMEOUT:-3600}" \
+	part 4 e2e scripts/guest-run --kernel debug --out build/test-logs/e2e \
+		--timeout "${E2E_GUEST_TIMEOUT:-3600}" \
 		${E2E_TIMEOUT:+--env E2E_TIMEOUT="$E2E_TIMEOUT"} ${GUEST_ARGS:-} \
 		-- scripts/run-tests-in-guest.sh || true
 else
 	skip 4 e2e "no tests registered in tests/e2e"
+fi
+if [ "$built" = 0 ]; then
+	skip 5 e2e-stock "the build failed"
+elif [ -n "$(scripts/run-tests-in-guest.sh --list --stock)" ]; then
+	# shellcheck disable=SC2086 # GUEST_ARGS is a list of options
+	part 5 e2e-stock scripts/guest-run --kernel stock --out build/test-logs/e2e-stock \
+		--timeout "${E2E_GUEST_TIMEOUT:-3600}" \
+		${E2E_TIMEOUT:+--env E2E_TIMEOUT="$E2E_TIMEOUT"} ${GUEST_ARGS:-} \
+		-- scripts/run-tests-in-guest.sh --stock || true
+else
+	skip 5 e2e-stock "no stock: tests registered in tests/e2e/list"
 fi
 
 echo "=== logs: ${logs#"$top"/}/"

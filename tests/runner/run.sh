@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Self-tests of scripts/guest-run, the thing every kernel-side test trusts: it must pass
 # the command's exit status through, fail a run whose kernel WARNs, kill a hung guest at
-# its timeout, stop early a guest whose CPU is stuck in the kernel, and tell a boot that
-# never reached the command from a failing command.  Prints TAP; each guest run's output is shown as TAP comments and its
+# its timeout, stop early a guest whose CPU is stuck in the kernel, tell a boot that
+# never reached the command from a failing command, and, on the debug kernel, fail a
+# run on a lockdep, KASAN or kmemleak report, quoting it.  Prints TAP; each guest run's output is shown as TAP comments and its
 # logs are kept in build/test-logs/runner/<test>/.
 set -euo pipefail
 
@@ -34,7 +35,7 @@ guest() {
 	out=$(tr -d '\r' < "$logs/$name.out")
 }
 
-echo "1..5"
+echo "1..8"
 
 # (a) The command's status is the runner's status.
 guest exit-status --no-module -- 'exit 3'
@@ -97,6 +98,34 @@ if [ "$rc" = 125 ] && grep -q 'retrying the boot once' <<< "$out" &&
 	tap OK "a guest that dies before the command is retried once, then reported"
 else
 	tap FAIL "a guest that dies before the command is retried once, then reported" "got $rc"
+fi
+
+# (f)-(h) The debug kernel's checks fail a run, each for its own reason, and the
+#     report is in the run's output.  The module is built against that kernel's tree.
+debug_build=$top/build/runner-debug
+mkdir -p "$debug_build"
+cp "$top"/tests/runner/debug/{Kbuild,mst_runner_debug.c} "$debug_build/"
+debug_checks=(
+	"lockdep=1|possible circular locking dependency|a lock-order inversion fails the run on the debug kernel (lockdep)"
+	"oob=1|KASAN: slab-out-of-bounds|a write past a kmalloc'd buffer fails the run on the debug kernel (KASAN)"
+	"leak=1|unreferenced object .*size 1024|a leaked allocation fails the run on the debug kernel (kmemleak)"
+)
+if ! kdir_debug=$("$top/scripts/build-guest-kernel" debug)/linux ||
+   ! make -s -C "$kdir_debug" M="$debug_build" modules > "$logs/debug-build.out" 2>&1; then
+	sed 's/^/# /' "$logs/debug-build.out" 2>/dev/null || true
+	for c in "${debug_checks[@]}"; do
+		tap FAIL "${c##*|}" "the debug kernel or the test module did not build"
+	done
+else
+	for c in "${debug_checks[@]}"; do
+		IFS='|' read -r param report name <<< "$c"
+		guest "debug-${param%=*}" --kernel debug --no-module -- "insmod $debug_build/mst_runner_debug.ko $param"
+		if [ "$rc" = 120 ] && grep -Eq "$report" <<< "$out"; then
+			tap OK "$name"
+		else
+			tap FAIL "$name" "got $rc, or no '$report' in the output"
+		fi
+	done
 fi
 
 exit "$failed"

@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""QEMU migrations of a VM holding vfio_mstream devices, driven through QMP.
+
+Runs in the guest (scripts/guest-run), as root.  A source and a destination QEMU
+(TCG, q35, BIOS only: no guest OS is needed, the source VM runs SeaBIOS and idles)
+each get one mdev instance per device, attached with
+-device vfio-pci,sysfsdev=...,enable-migration=on.  The source migrates over a unix
+socket; migrate() returns QEMU's own figures (query-migrate) and the devices'
+checksums.  Used by tests/e2e/qemu-migrate.py (the tests), bench/ (the QEMU variants)
+and by hand: python3 tests/e2e/qemu/migrate.py --help.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid as uuidlib
+
+TYPE = "/sys/class/mdev_bus/mstream/mdev_supported_types/vfio_mstream-dev"
+DEVS = "/sys/bus/mdev/devices"
+QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+# Seconds a QMP answer or a migration step may take: nested TCG is slow.
+STEP = int(os.environ.get("QEMU_TIMEOUT", "300"))
+# An mdev behind no IOMMU has no dirty tracking and a device without DMA offers none
+# of its own: QEMU warns, then counts all guest RAM as dirty, which is correct.
+EXPECTED_WARNING = "doesn't support device and IOMMU dirty tracking"
+
+
+class QmpError(RuntimeError):
+    """An error answer, with QEMU's own description."""
+
+
+class Qmp:
+    """A QMP connection: commands, and the events seen while waiting."""
+
+    def __init__(self, path, proc, timeout=STEP):
+        deadline = time.monotonic() + timeout
+        self.sock = None
+        while self.sock is None:
+            if proc.poll() is not None:
+                raise RuntimeError("QEMU exited with %d before QMP" % proc.returncode)
+            if time.monotonic() > deadline:
+                raise TimeoutError("no QMP socket at " + path)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                self.sock = s
+            except OSError:
+                s.close()
+                time.sleep(0.1)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.events = []
+        self._msg()                     # the greeting
+        self.cmd("qmp_capabilities")
+
+    def _msg(self):
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("QMP connection closed")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        req = {"execute": name}
+        if args:
+            req["arguments"] = args
+        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        while True:
+            msg = self._msg()
+            if "return" in msg:
+                return msg["return"]
+            if "error" in msg:
+                raise QmpError("%s: %s" % (name, msg["error"].get("desc", msg["error"])))
+            if "event" in msg:
+                self.events.append(msg)
+
+    def close(self):
+        try:
+            self.cmd("quit")
+        except (OSError, EOFError, QmpError):
+            pass                        # it may close before it answers
+        self.sock.close()
+
+
+# ---------------------------------------------------------------- mdev instances
+
+def _attr(u, name):
+    return "%s/%s/mstream/%s" % (DEVS, u, name)
+
+
+def knob_write(u, name, val):
+    with open(_attr(u, name), "w") as f:
+        f.write(str(val))
+
+
+def knob_read(u, name):
+    with open(_attr(u, name)) as f:
+        return f.read().strip()
+
+
+def checksum(u):
+    return knob_read(u, "checksum")
+
+
+def mdev_create(knobs):
+    """A new instance with @knobs (a dict of sysfs knob values) written."""
+    u = str(uuidlib.uuid4())
+    with open(TYPE + "/create", "w") as f:
+        f.write(u)
+    try:
+        for k, v in knobs.items():
+            knob_write(u, k, v)
+    except OSError:
+        mdev_remove(u)
+        raise
+    return u
+
+
+def mdev_remove(u):
+    try:
+        with open("%s/%s/remove" % (DEVS, u), "w") as f:
+            f.write("1")
+    except OSError:
+        pass
+
+
+def skip_reason():
+    """None when QEMU and the module are there, else why a test must skip."""
+    if not os.path.exists(TYPE + "/create"):
+        return "vfio_mstream.ko is not loaded (no %s)" % TYPE
+    if shutil.which(QEMU) is None:
+        return "%s not found (make deps)" % QEMU
+    return None
+
+
+# ---------------------------------------------------------------------- one VM
+
+class Vm:
+    """One QEMU process holding the instances @uuids as vfio-pci devices."""
+
+    def __init__(self, work, name, uuids, incoming=None, device_props=""):
+        self.name = name
+        self.err_path = "%s/%s.err" % (work, name)
+        args = [QEMU, "-accel", "tcg", "-M", "q35", "-m", "32", "-smp", "1",
+                "-display", "none", "-nodefaults", "-no-user-config",
+                "-qmp", "unix:%s/%s.qmp,server=on,wait=off" % (work, name)]
+        for i, u in enumerate(uuids):
+            args += ["-device", "vfio-pci,id=mst%d,sysfsdev=%s/%s,enable-migration=on%s"
+                     % (i, DEVS, u, device_props)]
+        if incoming:
+            args += ["-incoming", incoming]
+        self.err = open(self.err_path, "w+")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.err)
+        self.qmp = None
+        self.qmp = Qmp("%s/%s.qmp" % (work, name), self.proc)
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.err_path) as f:
+            return f.read()
+
+    def vfio_complaints(self):
+        """vfio lines on stderr other than the expected dirty-tracking warning."""
+        return [line for line in self.stderr().splitlines()
+                if "vfio" in line.lower() and EXPECTED_WARNING not in line]
+
+    def running(self):
+        return self.qmp.cmd("query-status").get("running", False)
+
+    def stop(self):
+        if self.qmp:
+            self.qmp.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.err.close()
+        return self.proc.returncode
+
+
+# ------------------------------------------------------------------- migration
+
+DEFAULTS = {
+    "devices": 1,
+    "state_size": 16 << 20,
+    "dirty_rate": 0,            # pages/s the workload dirties while the VM runs
+    "engines": None,            # device knobs: None leaves the driver's default
+    "engine_bw": None,
+    "read_ahead": None,
+    "multifd_channels": 0,      # 0: no multifd; device state on the main channel
+    "multifd_transfer": True,   # with multifd: x-migration-multifd-transfer=on
+    "switchover_ack": True,
+    "precopy_s": 0.0,           # at least this long in precopy before switchover
+    "downtime_limit_ms": 100000,
+    "dst_knobs": {},            # destination-only knob overrides (a mismatch test)
+    "cancel_in": None,          # "STOP_COPY": migrate_cancel once a source device is there
+}
+
+
+def _device_knobs(cfg, dst):
+    k = {"state_size": cfg["state_size"], "reinit_period_ms": 0,
+         "dirty_rate": 0 if dst else cfg["dirty_rate"]}
+    for name in ("engines", "engine_bw", "read_ahead"):
+        if cfg[name] is not None:
+            k[name] = cfg[name]
+    if dst:
+        k.update(cfg["dst_knobs"])
+    return k
+
+
+def _setup(qmp, cfg, dst):
+    caps = [{"capability": "return-path", "state": True},
+            {"capability": "switchover-ack", "state": cfg["switchover_ack"]},
+            {"capability": "multifd", "state": cfg["multifd_channels"] > 0}]
+    qmp.cmd("migrate-set-capabilities", capabilities=caps)
+    params = {"downtime-limit": cfg["downtime_limit_ms"]}
+    if cfg["multifd_channels"]:
+        params["multifd-channels"] = cfg["multifd_channels"]
+    if not dst:
+        # Precopy is not rate limited: the device bound or the reader is the limit.
+        params["max-bandwidth"] = 64 << 30
+    qmp.cmd("migrate-set-parameters", **params)
+
+
+def _wait_source_state(uuids, state, deadline):
+    while time.monotonic() < deadline:
+        if any(knob_read(u, "mig_state") == state for u in uuids):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def migrate(**overrides):
+    """One migration; returns a dict of what happened (see the keys below)."""
+    cfg = dict(DEFAULTS)
+    unknown = set(overrides) - set(cfg)
+    if unknown:
+        raise ValueError("unknown migrate() settings: %s" % ", ".join(sorted(unknown)))
+    cfg.update(overrides)
+    work = tempfile.mkdtemp(prefix="mst-qemu.")
+    res = {"config": {k: v for k, v in cfg.items() if k != "dst_knobs"},
+           "status": "not started", "error": None}
+    src_u, dst_u, vms = [], [], []
+    try:
+        for _ in range(cfg["devices"]):
+            src_u.append(mdev_create(_device_knobs(cfg, False)))
+            dst_u.append(mdev_create(_device_knobs(cfg, True)))
+        props = ""
+        if cfg["multifd_channels"]:
+            props = ",x-migration-multifd-transfer=%s" % (
+                "on" if cfg["multifd_transfer"] else "off")
+        sock = "unix:%s/mig.sock" % work
+        src = Vm(work, "src", src_u, device_props=props)
+        vms.append(src)
+        dst = Vm(work, "dst", dst_u, incoming="defer", device_props=props)
+        vms.append(dst)
+        _setup(src.qmp, cfg, False)
+        _setup(dst.qmp, cfg, True)
+        dst.qmp.cmd("migrate-incoming", uri=sock)
+        res["src_sums_before"] = [checksum(u) for u in src_u]
+
+        if cfg["precopy_s"]:
+            # Hold switchover back (no downtime is short enough) while the workload
+            # dirties the device, then allow it.
+            src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 1})
+        t0 = time.monotonic()
+        src.qmp.cmd("migrate", uri=sock)
+        deadline = t0 + STEP
+        if cfg["precopy_s"]:
+            time.sleep(cfg["precopy_s"])
+            src.qmp.cmd("migrate-set-parameters",
+                        **{"downtime-limit": cfg["downtime_limit_ms"]})
+        if cfg["cancel_in"]:
+            if _wait_source_state(src_u, cfg["cancel_in"], deadline):
+                src.qmp.cmd("migrate_cancel")
+                res["cancelled_in"] = cfg["cancel_in"]
+        info = {}
+        while time.monotonic() < deadline:
+            info = src.qmp.cmd("query-migrate")
+            res["status"] = info.get("status", "?")
+            if res["status"] in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.05)
+        res["wall_s"] = time.monotonic() - t0
+        for key in ("downtime", "total-time", "setup-time"):
+            if key in info:
+                res[key.replace("-", "_") + "_ms"] = info[key]
+        res["vfio_bytes"] = info.get("vfio", {}).get("transferred")
+        res["ram_bytes"] = info.get("ram", {}).get("transferred")
+        if info.get("error-desc"):
+            res["error"] = info["error-desc"]
+        res["src_running"] = src.running()
+        res["src_states"] = [knob_read(u, "mig_state") for u in src_u]
+        res["src_sums"] = [checksum(u) for u in src_u]
+        if res["status"] == "completed":
+            res["dst_running"] = dst.running()
+            res["dst_sums"] = [checksum(u) for u in dst_u]
+        res["src_complaints"] = src.vfio_complaints()
+        res["dst_complaints"] = dst.vfio_complaints()
+    except Exception as e:              # reported to the caller, with stderr
+        res["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        for vm in vms:
+            if res["error"]:
+                res.setdefault("stderr", {})[vm.name] = vm.stderr()[-2000:]
+            try:
+                vm.stop()
+            except (OSError, EOFError, QmpError):
+                pass
+        for u in src_u + dst_u:
+            mdev_remove(u)
+        shutil.rmtree(work, ignore_errors=True)
+    return res
