@@ -17,8 +17,9 @@
  *   chunk at a time. A REINIT's CRIT record is published at once as an extra
  *   chunk, ahead of everything the engines have not published yet.
  * - v3: streams 0..N, each its own FD and queue. Stream 0 has a CRIT engine
- *   that publishes a CRIT record per REINIT; its END comes once the reader
- *   reaches the end of it in STOP_COPY. Streams 1..N have one PAGES engine
+ *   that publishes a CRIT record per REINIT; its END comes in STOP_COPY
+ *   once every dirty stream has ended and that engine owes nothing, and
+ *   REINITs are refused from then on. Streams 1..N have one PAGES engine
  *   each.
  *
  * Every stream starts with its header (COMPAT, plus CRIT on the critical
@@ -546,6 +547,54 @@ static void mst_mux_maybe_end_locked(struct mst_stream *s)
 	mst_queue_end_stream(&s->q);
 }
 
+/*
+ * s->lock held, v3 stream 0: once every dirty stream has ended, the save is
+ * complete; the END goes out as soon as the critical engine owes nothing, by
+ * whoever completes that condition (the last dirty END, the critical engine
+ * finishing its job), so no reader has to notice it.
+ */
+static void mst_crit_maybe_end_locked(struct mst_stream *s)
+{
+	struct mst_engine *e = &s->eng[0];
+	struct mst_chunk *c;
+
+	lockdep_assert_held(&s->lock);
+
+	if (!s->stopcopy || s->closed || s->crit_ended || e->crit_pending ||
+	    e->job_active || s->dirty_ended < s->sess->nfiles - 1)
+		return;
+	c = s->end_chunk;
+	s->end_chunk = NULL;
+	/* the engine is idle: its sequence number is ours to use */
+	mst_put_rec(c->buf, MST_TAG_END, 0, e->seq++, 0, 0, 0);
+	c->len = MST_END_REC_SIZE;
+	mst_queue_publish_extra(&s->q, c);
+	s->published += MST_END_REC_SIZE;
+	s->crit_ended = true;
+	e->end_done = true;
+	WRITE_ONCE(s->end_done, true);
+	mst_queue_end_stream(&s->q);
+}
+
+/*
+ * v3: dirty stream @s ended (@err 0), or failed. A failure fails the save:
+ * stream 0 returns the errno once its data is read, instead of waiting for
+ * an END that cannot come.
+ */
+static void mst_crit_dirty_done(struct mst_stream *s, int err)
+{
+	struct mst_stream *s0 = &s->sess->s[0];
+
+	if (err) {
+		mst_queue_set_error(&s0->q, err);
+		return;
+	}
+	mutex_lock(&s0->lock);
+	s0->dirty_ended++;
+	mst_crit_maybe_end_locked(s0);
+	mutex_unlock(&s0->lock);
+}
+
 static void mst_eng_done_locked(struct mst_engine *e, struct mst_job *job,
 				int err)
 {
@@ -564,13 +613,11 @@ static void mst_eng_done_locked(struct mst_engine *e, struct mst_job *job,
 		} else {
 			WRITE_ONCE(s->end_done, true);
 			mst_queue_end_stream(&s->q);
-			/* v3: the critical FD may end now; wake its reader */
-			if (s->id && s->sess->protocol == 3)
-				wake_up_interruptible_poll(&s->sess->s[0].q.readq,
-							   EPOLLIN | EPOLLRDNORM);
 		}
 		return;
 	}
+	if (e->kind == MST_ENG_CRIT)
+		mst_crit_maybe_end_locked(s);
 	mst_stream_close_pass_locked(s);
 }
 
@@ -630,8 +677,13 @@ static int mst_eng_thread(void *arg)
 		mst_eng_done_locked(e, &job, err);
 		mutex_unlock(&s->lock);
 		/* A closed queue is the session ending, not a failure. */
-		if (err && err != -ENODEV && err != -EINTR)
+		if (err == -ENODEV || err == -EINTR)
+			continue;
+		if (err)
 			mst_queue_set_error(&s->q, err);
+		if (s->id && s->sess->protocol == 3 &&
+		    (err || job.kind == MST_JOB_END))
+			mst_crit_dirty_done(s, err);
 	}
 
 	if (e->cur) {
@@ -920,7 +972,8 @@ void mst_fw_release(struct mst_sess *sess)
  *
  * Each PAGES engine finishes its job in progress, then makes its final pass
  * (the remaining dirty pages, or every page if it made none) and its END.
- * The v3 critical stream ends once its reader reaches the end of it.
+ * The v3 critical stream ends once every dirty stream has ended and its
+ * engine owes nothing.
  */
 void mst_fw_stop_copy(struct mst_sess *sess)
 {
@@ -939,8 +992,6 @@ void mst_fw_stop_copy(struct mst_sess *sess)
 			mst_eng_kick_locked(&s->eng[j]);
 		}
 		mutex_unlock(&s->lock);
-		/* readers of the critical FD re-check whether it can end */
-		wake_up_interruptible_all(&s->q.readq);
 	}
 }
 
@@ -992,10 +1043,15 @@ int mst_fw_reinit(struct mst_sess *sess)
 		return 0;
 	}
 
-	/* v2 single and v3: the engine owning sub-stream 0 owes a record */
+	/*
+	 * v2 single and v3: the engine owning sub-stream 0 owes a record. v3:
+	 * once every dirty stream has ended the save is complete, and new
+	 * critical data could only postpone stream 0's END: refused.
+	 */
 	e = &s->eng[0];
 	mutex_lock(&s->lock);
-	if (s->closed || s->crit_ended || e->end_done) {
+	if (s->closed || s->crit_ended || e->end_done ||
+	    (sess->protocol == 3 && s->dirty_ended == sess->nfiles - 1)) {
 		mutex_unlock(&s->lock);
 		return -EBUSY;
 	}
@@ -1202,113 +1258,4 @@ int mst_fw_stream_info(struct mst_stream *s, struct vfio_mig_stream_info *info)
 				  info->queued_bytes);
 	mutex_unlock(&s->lock);
 	return 0;
-}
-
-/*
- * ---- the v3 critical FD: END once every dirty stream ended and its reader
- * reached the end of it in STOP_COPY ----
- *
- * Until the dirty streams have produced their last record the save is still
- * in progress and the device may produce new critical data (a REINIT): the
- * critical stream stays open for it, so the new data is readable at once
- * instead of being lost or queued behind the dirty backlog.
- */
-
-/* Racy check: every dirty stream of @sess published its END. */
-static bool mst_sess_dirty_ended(struct mst_sess *sess)
-{
-	u32 i;
-
-	for (i = 1; i < sess->nfiles; i++)
-		if (!READ_ONCE(sess->s[i].end_done))
-			return false;
-	return true;
-}
-
-/* Racy check, for wait conditions and poll. */
-static bool mst_crit_can_end(struct mst_stream *s)
-{
-	struct mst_engine *e = &s->eng[0];
-
-	return READ_ONCE(s->stopcopy) && !READ_ONCE(s->closed) &&
-	       !READ_ONCE(s->crit_ended) && !READ_ONCE(e->crit_pending) &&
-	       !READ_ONCE(e->job_active) && !mst_queue_unread(&s->q) &&
-	       mst_sess_dirty_ended(s->sess);
-}
-
-/* Returns -EAGAIN if @nowait and the stream's lock is busy. */
-static int mst_crit_maybe_end(struct mst_stream *s, bool nowait)
-{
-	struct mst_engine *e = &s->eng[0];
-	struct mst_chunk *c;
-
-	if (!mst_crit_can_end(s))
-		return 0;
-	if (nowait) {
-		if (!mutex_trylock(&s->lock))
-			return -EAGAIN;
-	} else {
-		mutex_lock(&s->lock);
-	}
-	/*
-	 * Again, under the lock every producer of this stream holds; what it
-	 * reads of the dirty streams (their ENDs) never goes back.
-	 */
-	if (mst_crit_can_end(s) && s->end_chunk) {
-		c = s->end_chunk;
-		s->end_chunk = NULL;
-		mst_put_rec(c->buf, MST_TAG_END, 0, e->seq++, 0, 0, 0);
-		c->len = MST_END_REC_SIZE;
-		mst_queue_publish_extra(&s->q, c);
-		s->published += MST_END_REC_SIZE;
-		s->crit_ended = true;
-		s->end_done = true;
-		e->end_done = true;
-		mst_queue_end_stream(&s->q);
-	}
-	mutex_unlock(&s->lock);
-	return 0;
-}
-
-static bool mst_crit_readable(struct mst_stream *s)
-{
-	struct mst_queue *q = &s->q;
-
-	return mst_queue_unread(q) || READ_ONCE(q->closed) ||
-	       READ_ONCE(q->error) || READ_ONCE(q->stream_end) ||
-	       (READ_ONCE(q->pass_end) && !READ_ONCE(s->stopcopy)) ||
-	       mst_crit_can_end(s);
-}
-
-/**
- * mst_fw_crit_read() - read the v3 critical FD
- * @s: stream 0 of a v3 saving session.
- * @to: destination.
- * @nowait: do not sleep.
- */
-ssize_t mst_fw_crit_read(struct mst_stream *s, struct iov_iter *to, bool nowait)
-{
-	ssize_t ret;
-
-	for (;;) {
-		ret = mst_crit_maybe_end(s, nowait);
-		if (ret)
-			return ret;
-		ret = mst_queue_read(&s->q, to, true);
-		if (ret != -EAGAIN || nowait)
-			return ret;
-		if (wait_event_interruptible(s->q.readq, mst_crit_readable(s)))
-			return -ERESTARTSYS;
-		cond_resched();
-	}
-}
-
-__poll_t mst_fw_crit_poll(struct mst_stream *s, struct file *filp,
-			  poll_table *wait)
-{
-	__poll_t mask = mst_queue_poll(&s->q, filp, wait);
-
-	if (!mask && mst_crit_can_end(s))
-		mask = EPOLLIN | EPOLLRDNORM;
-	return mask;
 }

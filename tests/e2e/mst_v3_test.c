@@ -1145,10 +1145,17 @@ FIXTURE(v3_end)
 	struct mst_dev dst;
 };
 
+/* A large critical region: at a low engine_bw one record takes 250 ms. */
 FIXTURE_SETUP(v3_end)
 {
+	struct mst_cfg cfg = MST_CFG_QUIET;
+
 	MST_REQUIRE_DEVICE();
-	ASSERT_EQ(0, small_pair(&self->src, &self->dst));
+	cfg.state_size = 4 * MST_MIB;
+	cfg.crit_size = 256 * 1024;
+	cfg.backing = "memory";
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
+	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
 }
 
 FIXTURE_TEARDOWN(v3_end)
@@ -1212,6 +1219,72 @@ TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
 	mst_v3_close(&d);
 }
 
+struct crit_reader {
+	struct mst_pipe *p;
+	ssize_t ret;
+};
+
+static void *crit_reader_run(void *arg)
+{
+	struct crit_reader *c = arg;
+
+	c->ret = read_to_eof_polling(c->p);
+	return NULL;
+}
+
+/*
+ * A REINIT just before the last dirty END, whose record the critical engine
+ * finishes after it: that engine ends stream 0 itself, and a reader waiting
+ * in poll() with no timeout sees the new record and then end of file.
+ */
+TEST_F_TIMEOUT(v3_end, reinit_before_last_dirty_end, 120)
+{
+	struct vfio_mig_stream_info si;
+	struct crit_reader cr;
+	struct mst_v3_sess s, d;
+	struct mst_pipe p[2];
+	uint64_t gen = 0;
+	char why[256];
+	pthread_t t;
+
+	/* 1 MiB/s: the dirty stream's last 64 KiB take 62 ms, a record 250 ms */
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "engine_bw", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "read_ahead", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "chunk_size", 64 * 1024));
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 1, S(RESUMING), &d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, 1, S(STOP_COPY), &s));
+	for (uint32_t i = 0; i <= 1; i++) {
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
+		set_nonblock(p[i].src);
+	}
+	cr.p = &p[0];
+	ASSERT_EQ(0, pthread_create(&t, NULL, crit_reader_run, &cr));
+	/* read the dirty stream until its last chunk and END are left */
+	for (;;) {
+		ASSERT_EQ(0, mst_stream_info(p[1].src, &si));
+		if (si.pending_bytes <= 64 * 1024 + MST_REC_HDR_SIZE)
+			break;
+		if (mst_pipe_pump(&p[1], si.pending_bytes - 64 * 1024 -
+				  MST_REC_HDR_SIZE, NULL) == -EAGAIN)
+			mst_sleep_ms(5);
+	}
+	ASSERT_EQ(0, mst_knob_write(self->src.uuid, "reinit", "1"));
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen));
+	ASSERT_EQ(0, read_to_eof_polling(&p[1]));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, cr.ret);
+	EXPECT_EQ(gen, p[0].mon.last_crit_gen);
+	for (uint32_t i = 0; i <= 1; i++) {
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why))) TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+	mst_v3_close(&s);
+	mst_v3_close(&d);
+}
+
 struct reinit_storm {
 	const char *uuid;
 	volatile bool stop;
@@ -1255,7 +1328,7 @@ TEST_F_TIMEOUT(v3_end, reinit_storm, 300)
 	pthread_t t;
 	int ret;
 
-	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "engine_bw", 2));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "engine_bw", 1));
 	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "read_ahead", 1));
 	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "chunk_size", 256 * 1024));
 	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 1, S(RESUMING), &d));

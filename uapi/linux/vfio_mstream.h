@@ -108,7 +108,15 @@
  * is exact until such a REINIT. Once every dirty stream has produced its
  * last byte the save is complete: the driver accepts no new critical data
  * for this session (the sample driver refuses the change with -EBUSY rather
- * than let the source and the destination diverge).
+ * than let the source and the destination diverge), and the critical stream
+ * ends as soon as the critical data accepted before is queued. The time to
+ * the end of a STOP_COPY save is therefore bounded by the dirty streams,
+ * whatever the device does.
+ *
+ * Failure: a dirty stream that fails on the source fails the critical stream
+ * with the same errno (returned by its reads once its queued data is read),
+ * so that a reader of the critical stream does not wait for an end that
+ * cannot come.
  *
  * Cancel: any saving state may go back to RUNNING (or STOP) at any moment, as
  * in v2; every stream FD then returns -ENODEV and the device state is intact.
