@@ -309,6 +309,58 @@ TEST_F(v2_dev, poll_waits_at_temporary_end)
 	close(sfd);
 }
 
+/*
+ * The `reinit` knob models the guest (or the device's firmware while it
+ * saves) reconfiguring the device: it changes nothing in STOP (v2: STOP
+ * does not change the device's internal state), RESUMING or ERROR.
+ */
+TEST_F(v2_dev, reinit_only_while_running_or_saving)
+{
+	static const uint32_t refused[] = {
+		VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING,
+		VFIO_DEVICE_STATE_RUNNING_P2P,
+	};
+	static const uint32_t allowed[] = {
+		VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_PRE_COPY,
+		VFIO_DEVICE_STATE_PRE_COPY_P2P, VFIO_DEVICE_STATE_STOP_COPY,
+	};
+	uint64_t gen0 = 0, gen1 = 0, sum0 = 0, sum1 = 1;
+	int fd;
+
+	for (unsigned int i = 0; i < MST_ARRAY_SIZE(refused); i++) {
+		fd = -1;
+		ASSERT_EQ(0, mst_reset(self->dev.fd));
+		if (refused[i] == VFIO_DEVICE_STATE_RESUMING)
+			ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, refused[i], &fd));
+		ASSERT_EQ(0, mst_knob_read_u64(self->dev.uuid, "crit_gen", &gen0));
+		ASSERT_EQ(0, mst_checksum(self->dev.uuid, &sum0));
+		TH_LOG("in %s", mst_state_name(refused[i]));
+		EXPECT_RET(-EBUSY, mst_knob_write(self->dev.uuid, "reinit", "1"));
+		ASSERT_EQ(0, mst_knob_read_u64(self->dev.uuid, "crit_gen", &gen1));
+		ASSERT_EQ(0, mst_checksum(self->dev.uuid, &sum1));
+		EXPECT_EQ(gen0, gen1);
+		EXPECT_EQ(sum0, sum1);
+		if (fd >= 0)
+			close(fd);
+	}
+	for (unsigned int i = 0; i < MST_ARRAY_SIZE(allowed); i++) {
+		fd = -1;
+		ASSERT_EQ(0, mst_reset(self->dev.fd));
+		if (allowed[i] == VFIO_DEVICE_STATE_STOP_COPY)
+			ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, allowed[i], &fd));
+		ASSERT_EQ(0, mst_knob_read_u64(self->dev.uuid, "crit_gen", &gen0));
+		TH_LOG("in %s", mst_state_name(allowed[i]));
+		EXPECT_RET(0, mst_knob_write(self->dev.uuid, "reinit", "1"));
+		ASSERT_EQ(0, mst_knob_read_u64(self->dev.uuid, "crit_gen", &gen1));
+		EXPECT_EQ(gen0 + 1, gen1);
+		if (fd >= 0)
+			close(fd);
+	}
+	ASSERT_EQ(0, mst_reset(self->dev.fd));
+}
+
 TEST_F(v2_dev, cancel_and_reset_end_the_session)
 {
 	uint8_t buf[4096];
