@@ -14,10 +14,9 @@
  *		mst_state.crit_lock
  *		  the engine's locks (mst_queue, mst_acct, mst_rx_session)
  *
- * The read path of a saving FD takes only its own queue's locks (and, on the
- * v3 critical FD in STOP_COPY, its stream's lock); the write path of a
- * resuming FD takes only its stream's wlock (and crit_lock for a CRIT
- * record). Nothing device-wide is taken on either path.
+ * The read path of a saving FD takes only its own queue's locks; the write
+ * path of a resuming FD takes only its stream's wlock (and crit_lock for a
+ * CRIT record). Nothing device-wide is taken on either path.
  */
 #ifndef MST_H
 #define MST_H
@@ -157,6 +156,9 @@ enum mst_eng_kind {
  * Engine-private: @cur (chunk being filled), @seq (next record seq of @sub,
  * read by others only while the engine is idle), @pace_next, @blocked_ns.
  *
+ * v2 single, under @s->lock: @wpos, the stream position just past the last
+ * record whose place the engine took (see mst_eng_reserve()).
+ *
  * Under @s->lock: @passes (passes started; the first sends every page),
  * @want_pass, @final (STOP_COPY: final pass then END), @final_snapped,
  * @end_done (END taken as a job), @crit_pending (a CRIT record is owed),
@@ -181,6 +183,7 @@ struct mst_engine {
 	u64 seq;
 	u64 pace_next;
 	u64 blocked_ns;
+	u64 wpos;
 
 	u64 passes;
 	bool want_pass;
@@ -205,8 +208,8 @@ struct mst_engine {
  * @q: the chunk queue.
  * @q_ready: @q was initialized.
  * @lock: protects the producer side of the stream: @published, @pass_open,
- *	@stopcopy, @closed, @end_done, @crit_ended, @crit_seq, @end_chunk and
- *	the job state of its engines.
+ *	@stopcopy, @closed, @end_done, @crit_ended, @crit_seq, @end_chunk,
+ *	@dirty_ended and the job state of its engines.
  * @published: bytes published into @q.
  * @pass_open: readers wait for more data instead of getting -ENOMSG.
  * @stopcopy: the session is in STOP_COPY.
@@ -215,6 +218,7 @@ struct mst_engine {
  * @crit_ended: sub-stream 0 ended (mux and v3 critical).
  * @crit_seq: mux: next seq of sub-stream 0.
  * @end_chunk: v3 critical: the END record, allocated up front.
+ * @dirty_ended: v3 critical: dirty streams that produced their END.
  * @acct: critical bytes (v2 data_fd, v3 critical FD).
  * @eng: first of its @neng engines in the session's array.
  *
@@ -241,6 +245,7 @@ struct mst_stream {
 	bool crit_ended;
 	u64 crit_seq;
 	struct mst_chunk *end_chunk;
+	u32 dirty_ended;
 	struct mst_acct acct;
 	struct mst_engine *eng;
 	u32 neng;
@@ -373,9 +378,6 @@ u64 mst_fw_full_size(struct mst_dev *dev);
 void mst_fw_precopy_info(struct mst_stream *s, bool optin, bool *reinit,
 			 u64 *initial, u64 *dirty);
 int mst_fw_stream_info(struct mst_stream *s, struct vfio_mig_stream_info *info);
-ssize_t mst_fw_crit_read(struct mst_stream *s, struct iov_iter *to, bool nowait);
-__poll_t mst_fw_crit_poll(struct mst_stream *s, struct file *filp,
-			  poll_table *wait);
 u32 mst_fw_maxp(u32 chunk_size);
 
 /* mst_file.c */

@@ -25,30 +25,50 @@ void mst_acct_init(struct mst_acct *a, u64 crit_end)
 }
 
 /**
- * mst_acct_reinit() - new critical data was queued behind @ahead bytes
+ * mst_acct_reinit() - a new critical record was queued behind @ahead bytes
  * @a: the accounting.
  * @pos: the reader's current stream position.
- * @ahead: bytes the stream delivers from @pos before the new critical data
- *	(v2: the whole backlog, queued and in production; v3 critical stream:
- *	older critical data not yet read).
+ * @ahead: bytes the stream delivers from @pos before the new critical record
+ *	(v2: what is in memory; v3 critical stream: older critical data not yet
+ *	read).
  * @crit_len: bytes of the new critical data as the stream carries it (in
  *	the sample device, the whole CRIT record, header included).
  *
- * Re-arms the target at @pos + @ahead + @crit_len (saturating) and latches
- * the REINIT flag.
+ * The record starts at @pos + @ahead. Starting before the target, it moves
+ * the target by @crit_len (the bytes before the target stay critical);
+ * otherwise the target becomes its end. Saturates; latches the REINIT flag.
  *
  * Context: any; takes a spinlock.
  */
 void mst_acct_reinit(struct mst_acct *a, u64 pos, u64 ahead, u64 crit_len)
 {
-	u64 target;
+	u64 start, end;
 
-	if (check_add_overflow(pos, ahead, &target) ||
-	    check_add_overflow(target, crit_len, &target))
-		target = U64_MAX;
+	if (check_add_overflow(pos, ahead, &start))
+		start = U64_MAX;
 
 	spin_lock(&a->lock);
-	a->target = target;
+	if (start < a->target)
+		start = a->target;
+	if (check_add_overflow(start, crit_len, &end))
+		end = U64_MAX;
+	a->target = end;
+	a->reinit = true;
+	spin_unlock(&a->lock);
+}
+
+/**
+ * mst_acct_flag() - a REINIT that adds no record
+ * @a: the accounting.
+ *
+ * The new content goes out in a critical record already queued and not yet
+ * produced (REINITs coalesce): the target stands, only the flag is latched.
+ *
+ * Context: any; takes a spinlock.
+ */
+void mst_acct_flag(struct mst_acct *a)
+{
+	spin_lock(&a->lock);
 	a->reinit = true;
 	spin_unlock(&a->lock);
 }

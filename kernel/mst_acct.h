@@ -7,16 +7,20 @@
  * holds the newest critical data", i.e. target - position, where target is
  * the stream position just past the newest critical record.
  *
- * A REINIT arms a new target: position + @ahead + @crit_len, where @ahead is
- * what the stream will deliver before the new critical record:
- * - v2 on one ordered stream: every byte queued or still to be produced by the
- *   job in progress (the flush PRECOPY_INFOv2 describes: "previously dirty
- *   bytes are treated as initial bytes");
+ * A REINIT inserts a new critical record at stream position @pos + @ahead,
+ * where @ahead is what the stream will deliver before it:
+ * - v2 on one ordered stream: every byte in memory, queued or in the chunk
+ *   being filled (the flush PRECOPY_INFOv2 describes: "previously dirty bytes
+ *   in memory are treated as initial bytes");
  * - v3 critical stream: only older critical data not yet read, which is at
  *   most one critical region; dirty data is on other FDs and never counts.
+ * A record inserted before the target (inside v2's first image, which is
+ * initial data too) moves the target by its length; one inserted at or past
+ * it becomes the new target.
  *
  * Critical bytes only decrease as the reader advances, and rise again only
- * through mst_acct_reinit(), which latches a flag reported once.
+ * through mst_acct_reinit() or mst_acct_flag(), which latch a flag reported
+ * once.
  */
 #ifndef MST_ACCT_H
 #define MST_ACCT_H
@@ -38,8 +42,10 @@ struct mst_acct {
 
 /* Session start: the first critical record ends at @crit_end. */
 void mst_acct_init(struct mst_acct *a, u64 crit_end);
-/* New critical data of @crit_len bytes after @ahead more bytes from @pos. */
+/* A new critical record of @crit_len bytes after @ahead more bytes from @pos. */
 void mst_acct_reinit(struct mst_acct *a, u64 pos, u64 ahead, u64 crit_len);
+/* A REINIT whose content joins a critical record already queued. */
+void mst_acct_flag(struct mst_acct *a);
 /* Critical bytes left to read at stream position @pos. */
 u64 mst_acct_pending(struct mst_acct *a, u64 pos);
 /* Returns and clears the REINIT flag. */

@@ -30,21 +30,13 @@ static bool mst_iocb_nowait(struct kiocb *iocb)
 	       (iocb->ki_filp->f_flags & O_NONBLOCK);
 }
 
-static bool mst_is_v3_crit(struct mst_stream *s)
-{
-	return s->sess->protocol == 3 && s->id == 0;
-}
-
 static ssize_t mst_save_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct mst_stream *s = iocb->ki_filp->private_data;
 	bool nowait = mst_iocb_nowait(iocb);
 	ssize_t ret;
 
-	if (mst_is_v3_crit(s))
-		ret = mst_fw_crit_read(s, to, nowait);
-	else
-		ret = mst_queue_read(&s->q, to, nowait);
+	ret = mst_queue_read(&s->q, to, nowait);
 	if (ret > 0)
 		atomic64_add(ret, &s->xfer);
 	return ret;
@@ -54,8 +46,6 @@ static __poll_t mst_save_poll(struct file *filp, poll_table *wait)
 {
 	struct mst_stream *s = filp->private_data;
 
-	if (mst_is_v3_crit(s))
-		return mst_fw_crit_poll(s, filp, wait);
 	return mst_queue_poll(&s->q, filp, wait);
 }
 

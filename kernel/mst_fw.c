@@ -10,15 +10,16 @@
  *
  * Sessions:
  * - v2 single: one stream (the data_fd), one engine, sub-stream 0 carries
- *   COMPAT, CRIT, PAGES of every page, END. A REINIT's CRIT record is a job
- *   queued behind the job in progress.
+ *   COMPAT, CRIT, PAGES of every page, END. A REINIT's CRIT record goes out
+ *   at the engine's next record boundary, behind what is in memory only.
  * - v2 mux: one stream, E engines, sub-stream 0 (critical: COMPAT, CRIT, END)
  *   and sub-streams 1..E (COMPAT, PAGES of shard i - 1, END) interleaved a
  *   chunk at a time. A REINIT's CRIT record is published at once as an extra
  *   chunk, ahead of everything the engines have not published yet.
  * - v3: streams 0..N, each its own FD and queue. Stream 0 has a CRIT engine
- *   that publishes a CRIT record per REINIT; its END comes once the reader
- *   reaches the end of it in STOP_COPY. Streams 1..N have one PAGES engine
+ *   that publishes a CRIT record per REINIT; its END comes in STOP_COPY
+ *   once every dirty stream has ended and that engine owes nothing, and
+ *   REINITs are refused from then on. Streams 1..N have one PAGES engine
  *   each.
  *
  * Every stream starts with its header (COMPAT, plus CRIT on the critical
@@ -27,8 +28,9 @@
  * Positions: a stream's @published counts the bytes published into its
  * queue; a job's bytes are known when it starts (a pass takes its dirty
  * bits first, then copies), so on a single-producer stream the position just
- * past the job in progress is exact. That is what v2's REINIT accounting and
- * v3's exact STOP_COPY counts rest on.
+ * past the job in progress is exact, and so is, on v2 single's stream, the
+ * place of the next record (mst_eng_reserve()). That is what v2's REINIT
+ * accounting and v3's exact STOP_COPY counts rest on.
  */
 
 #include <linux/bitmap.h>
@@ -271,13 +273,57 @@ static u32 mst_put_crit(void *p, struct mst_sess *sess, u32 sub, u64 seq)
 	return mst_crit_rec_size(sess);
 }
 
+/*
+ * v2 single: the engine that carries the pages carries the critical data
+ * too, and a REINIT's record goes out at its next record boundary, behind
+ * only what is in memory (published, or in the chunk being filled), as
+ * mlx5's firmware appends a new initial-data chunk to the data it saved.
+ */
+static bool mst_eng_carries_crit(struct mst_engine *e)
+{
+	return e->kind == MST_ENG_PAGES && e->sub == 0;
+}
+
+/*
+ * Takes the place of the next record, of @len bytes, in the stream; false
+ * when a CRIT record is owed first, whose place it took instead.
+ */
+static bool mst_eng_reserve(struct mst_engine *e, u32 len)
+{
+	struct mst_stream *s = e->s;
+	u32 rec = mst_crit_rec_size(s->sess);
+	bool crit;
+
+	if (!mst_eng_carries_crit(e))
+		return true;
+	mutex_lock(&s->lock);
+	crit = e->crit_pending;
+	if (crit) {
+		e->crit_pending = false;
+		e->job_end += rec;
+		e->wpos += rec;
+	} else {
+		e->wpos += len;
+	}
+	mutex_unlock(&s->lock);
+	return !crit;
+}
+
+static int mst_eng_emit_crit(struct mst_engine *e);
+
 static int mst_eng_emit_pages(struct mst_engine *e, u64 page, u32 n, u64 gen)
 {
 	struct mst_dev *dev = mst_s_dev(e->s);
 	u32 len = n * MST_PAGE_SIZE, need = MST_REC_HDR_SIZE + len, i;
 	struct mst_chunk *c;
 	void *p;
+	int ret;
 
+	while (!mst_eng_reserve(e, need)) {
+		ret = mst_eng_emit_crit(e);
+		if (ret)
+			return ret;
+	}
 	c = mst_eng_room(e, need);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
@@ -348,8 +394,15 @@ static int mst_eng_emit_crit(struct mst_engine *e)
 
 static int mst_eng_emit_end(struct mst_engine *e)
 {
-	struct mst_chunk *c = mst_eng_room(e, MST_END_REC_SIZE);
+	struct mst_chunk *c;
+	int ret;
 
+	while (!mst_eng_reserve(e, MST_END_REC_SIZE)) {
+		ret = mst_eng_emit_crit(e);
+		if (ret)
+			return ret;
+	}
+	c = mst_eng_room(e, MST_END_REC_SIZE);
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	mst_put_rec(c->buf + c->len, MST_TAG_END, e->sub, e->seq++, 0, 0, 0);
@@ -443,6 +496,8 @@ static enum mst_job_kind mst_eng_pick_locked(struct mst_engine *e,
 		e->crit_pending = false;
 		job->kind = MST_JOB_CRIT;
 		bytes = mst_crit_rec_size(s->sess);
+		if (mst_eng_carries_crit(e))
+			e->wpos += bytes;
 	} else if (e->kind != MST_ENG_PAGES) {
 		return MST_JOB_NONE;
 	} else if (e->want_pass || (e->final && !e->final_snapped)) {
@@ -492,6 +547,54 @@ static void mst_mux_maybe_end_locked(struct mst_stream *s)
 	mst_queue_end_stream(&s->q);
 }
 
+/*
+ * s->lock held, v3 stream 0: once every dirty stream has ended, the save is
+ * complete; the END goes out as soon as the critical engine owes nothing, by
+ * whoever completes that condition (the last dirty END, the critical engine
+ * finishing its job), so no reader has to notice it.
+ */
+static void mst_crit_maybe_end_locked(struct mst_stream *s)
+{
+	struct mst_engine *e = &s->eng[0];
+	struct mst_chunk *c;
+
+	lockdep_assert_held(&s->lock);
+
+	if (!s->stopcopy || s->closed || s->crit_ended || e->crit_pending ||
+	    e->job_active || s->dirty_ended < s->sess->nfiles - 1)
+		return;
+	c = s->end_chunk;
+	s->end_chunk = NULL;
+	/* the engine is idle: its sequence number is ours to use */
+	mst_put_rec(c->buf, MST_TAG_END, 0, e->seq++, 0, 0, 0);
+	c->len = MST_END_REC_SIZE;
+	mst_queue_publish_extra(&s->q, c);
+	s->published += MST_END_REC_SIZE;
+	s->crit_ended = true;
+	e->end_done = true;
+	WRITE_ONCE(s->end_done, true);
+	mst_queue_end_stream(&s->q);
+}
+
+/*
+ * v3: dirty stream @s ended (@err 0), or failed. A failure fails the save:
+ * stream 0 returns the errno once its data is read, instead of waiting for
+ * an END that cannot come.
+ */
+static void mst_crit_dirty_done(struct mst_stream *s, int err)
+{
+	struct mst_stream *s0 = &s->sess->s[0];
+
+	if (err) {
+		mst_queue_set_error(&s0->q, err);
+		return;
+	}
+	mutex_lock(&s0->lock);
+	s0->dirty_ended++;
+	mst_crit_maybe_end_locked(s0);
+	mutex_unlock(&s0->lock);
+}
+
 static void mst_eng_done_locked(struct mst_engine *e, struct mst_job *job,
 				int err)
 {
@@ -510,13 +613,11 @@ static void mst_eng_done_locked(struct mst_engine *e, struct mst_job *job,
 		} else {
 			WRITE_ONCE(s->end_done, true);
 			mst_queue_end_stream(&s->q);
-			/* v3: the critical FD may end now; wake its reader */
-			if (s->id && s->sess->protocol == 3)
-				wake_up_interruptible_poll(&s->sess->s[0].q.readq,
-							   EPOLLIN | EPOLLRDNORM);
 		}
 		return;
 	}
+	if (e->kind == MST_ENG_CRIT)
+		mst_crit_maybe_end_locked(s);
 	mst_stream_close_pass_locked(s);
 }
 
@@ -576,8 +677,13 @@ static int mst_eng_thread(void *arg)
 		mst_eng_done_locked(e, &job, err);
 		mutex_unlock(&s->lock);
 		/* A closed queue is the session ending, not a failure. */
-		if (err && err != -ENODEV && err != -EINTR)
+		if (err == -ENODEV || err == -EINTR)
+			continue;
+		if (err)
 			mst_queue_set_error(&s->q, err);
+		if (s->id && s->sess->protocol == 3 &&
+		    (err || job.kind == MST_JOB_END))
+			mst_crit_dirty_done(s, err);
 	}
 
 	if (e->cur) {
@@ -613,6 +719,14 @@ static int mst_stream_header(struct mst_stream *s, bool crit, u32 first_sub,
 		mst_put_compat(c->buf + c->len, sess, first_sub + i, 0);
 		c->len += MST_COMPAT_REC_SIZE;
 	}
+	/*
+	 * v2: the first image, every page behind the header, is initial data,
+	 * as vfio.h has it and mlx5 counts it; dirty bytes start at 0. v3's
+	 * critical stream carries its critical record and nothing else.
+	 */
+	if (sess->protocol == 2)
+		crit_end = c->len +
+			   sess->dev->st.nruns * mst_full_run_bytes(sess->maxp);
 	mst_acct_init(&s->acct, crit_end);
 	mst_stream_publish(s, c, true, NULL);
 	return 0;
@@ -632,6 +746,7 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 	e->shard = shard;
 	e->nshards = nshards;
 	e->seq = first_seq;
+	e->wpos = s->published;
 	init_waitqueue_head(&e->wq);
 	if (kind == MST_ENG_PAGES) {
 		e->nruns = dev->st.nruns > shard ?
@@ -857,7 +972,8 @@ void mst_fw_release(struct mst_sess *sess)
  *
  * Each PAGES engine finishes its job in progress, then makes its final pass
  * (the remaining dirty pages, or every page if it made none) and its END.
- * The v3 critical stream ends once its reader reaches the end of it.
+ * The v3 critical stream ends once every dirty stream has ended and its
+ * engine owes nothing.
  */
 void mst_fw_stop_copy(struct mst_sess *sess)
 {
@@ -876,8 +992,6 @@ void mst_fw_stop_copy(struct mst_sess *sess)
 			mst_eng_kick_locked(&s->eng[j]);
 		}
 		mutex_unlock(&s->lock);
-		/* readers of the critical FD re-check whether it can end */
-		wake_up_interruptible_all(&s->q.readq);
 	}
 }
 
@@ -929,22 +1043,34 @@ int mst_fw_reinit(struct mst_sess *sess)
 		return 0;
 	}
 
-	/* v2 single and v3: a job of the engine owning sub-stream 0 */
+	/*
+	 * v2 single and v3: the engine owning sub-stream 0 owes a record. v3:
+	 * once every dirty stream has ended the save is complete, and new
+	 * critical data could only postpone stream 0's END: refused.
+	 */
 	e = &s->eng[0];
 	mutex_lock(&s->lock);
-	if (s->closed || s->crit_ended || e->end_done) {
+	if (s->closed || s->crit_ended || e->end_done ||
+	    (sess->protocol == 3 && s->dirty_ended == sess->nfiles - 1)) {
 		mutex_unlock(&s->lock);
 		return -EBUSY;
 	}
 	mst_state_bump_crit(&dev->st);
-	if (!e->crit_pending) {
-		/* v2: behind the job in progress; v3: behind older CRIT only */
-		e->crit_start = e->job_active ? e->job_end : s->published;
+	if (e->crit_pending) {
+		/* the record owed is not produced yet: it takes the new content */
+		if (acct)
+			mst_acct_flag(&s->acct);
+	} else {
+		/* v2: at the next record boundary; v3: behind older CRIT only */
+		if (mst_eng_carries_crit(e))
+			e->crit_start = e->wpos;
+		else
+			e->crit_start = e->job_active ? e->job_end : s->published;
 		e->crit_pending = true;
-	}
-	if (acct) {
-		pos = mst_queue_consumed(&s->q);
-		mst_acct_reinit(&s->acct, pos, e->crit_start - pos, rec);
+		if (acct) {
+			pos = mst_queue_consumed(&s->q);
+			mst_acct_reinit(&s->acct, pos, e->crit_start - pos, rec);
+		}
 	}
 	mst_stream_open_pass_locked(s);
 	mst_eng_kick_locked(e);
@@ -1056,7 +1182,8 @@ static u64 mst_dirty_pending(struct mst_stream *s)
  * @optin: MIG_PRECOPY_INFOv2 was opted into; only then is the REINIT flag
  *	taken and reported.
  * @reinit: out: report VFIO_PRECOPY_INFO_REINIT.
- * @initial: out: critical bytes still to read.
+ * @initial: out: v2: what is left of the first image and of any critical
+ *	record a REINIT added; v3: critical bytes still to read.
  * @dirty: out: v2: the other bytes the stream can deliver now (0 while
  *	@initial is not, as mlx5 reports); v3: the sum over the dirty streams.
  *
@@ -1131,113 +1258,4 @@ int mst_fw_stream_info(struct mst_stream *s, struct vfio_mig_stream_info *info)
 				  info->queued_bytes);
 	mutex_unlock(&s->lock);
 	return 0;
-}
-
-/*
- * ---- the v3 critical FD: END once every dirty stream ended and its reader
- * reached the end of it in STOP_COPY ----
- *
- * Until the dirty streams have produced their last record the save is still
- * in progress and the device may produce new critical data (a REINIT): the
- * critical stream stays open for it, so the new data is readable at once
- * instead of being lost or queued behind the dirty backlog.
- */
-
-/* Racy check: every dirty stream of @sess published its END. */
-static bool mst_sess_dirty_ended(struct mst_sess *sess)
-{
-	u32 i;
-
-	for (i = 1; i < sess->nfiles; i++)
-		if (!READ_ONCE(sess->s[i].end_done))
-			return false;
-	return true;
-}
-
-/* Racy check, for wait conditions and poll. */
-static bool mst_crit_can_end(struct mst_stream *s)
-{
-	struct mst_engine *e = &s->eng[0];
-
-	return READ_ONCE(s->stopcopy) && !READ_ONCE(s->closed) &&
-	       !READ_ONCE(s->crit_ended) && !READ_ONCE(e->crit_pending) &&
-	       !READ_ONCE(e->job_active) && !mst_queue_unread(&s->q) &&
-	       mst_sess_dirty_ended(s->sess);
-}
-
-/* Returns -EAGAIN if @nowait and the stream's lock is busy. */
-static int mst_crit_maybe_end(struct mst_stream *s, bool nowait)
-{
-	struct mst_engine *e = &s->eng[0];
-	struct mst_chunk *c;
-
-	if (!mst_crit_can_end(s))
-		return 0;
-	if (nowait) {
-		if (!mutex_trylock(&s->lock))
-			return -EAGAIN;
-	} else {
-		mutex_lock(&s->lock);
-	}
-	/*
-	 * Again, under the lock every producer of this stream holds; what it
-	 * reads of the dirty streams (their ENDs) never goes back.
-	 */
-	if (mst_crit_can_end(s) && s->end_chunk) {
-		c = s->end_chunk;
-		s->end_chunk = NULL;
-		mst_put_rec(c->buf, MST_TAG_END, 0, e->seq++, 0, 0, 0);
-		c->len = MST_END_REC_SIZE;
-		mst_queue_publish_extra(&s->q, c);
-		s->published += MST_END_REC_SIZE;
-		s->crit_ended = true;
-		s->end_done = true;
-		e->end_done = true;
-		mst_queue_end_stream(&s->q);
-	}
-	mutex_unlock(&s->lock);
-	return 0;
-}
-
-static bool mst_crit_readable(struct mst_stream *s)
-{
-	struct mst_queue *q = &s->q;
-
-	return mst_queue_unread(q) || READ_ONCE(q->closed) ||
-	       READ_ONCE(q->error) || READ_ONCE(q->stream_end) ||
-	       (READ_ONCE(q->pass_end) && !READ_ONCE(s->stopcopy)) ||
-	       mst_crit_can_end(s);
-}
-
-/**
- * mst_fw_crit_read() - read the v3 critical FD
- * @s: stream 0 of a v3 saving session.
- * @to: destination.
- * @nowait: do not sleep.
- */
-ssize_t mst_fw_crit_read(struct mst_stream *s, struct iov_iter *to, bool nowait)
-{
-	ssize_t ret;
-
-	for (;;) {
-		ret = mst_crit_maybe_end(s, nowait);
-		if (ret)
-			return ret;
-		ret = mst_queue_read(&s->q, to, true);
-		if (ret != -EAGAIN || nowait)
-			return ret;
-		if (wait_event_interruptible(s->q.readq, mst_crit_readable(s)))
-			return -ERESTARTSYS;
-		cond_resched();
-	}
-}
-
-__poll_t mst_fw_crit_poll(struct mst_stream *s, struct file *filp,
-			  poll_table *wait)
-{
-	__poll_t mask = mst_queue_poll(&s->q, filp, wait);
-
-	if (!mask && mst_crit_can_end(s))
-		mask = EPOLLIN | EPOLLRDNORM;
-	return mask;
 }

@@ -259,6 +259,8 @@ static int mst_resume_finish(struct mst_dev *dev)
 		sess->s[i].dead = true;
 		mutex_unlock(&sess->s[i].wlock);
 	}
+	for (i = 0; i < sess->nfiles; i++)
+		mst_rx_parser_finish(&sess->s[i].rx);
 	ret = mst_rx_session_complete(&sess->rx);
 	if (ret == -ENODATA && sess->protocol == 2) {
 		u64 written = 0;

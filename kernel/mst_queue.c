@@ -578,14 +578,23 @@ ssize_t mst_queue_read(struct mst_queue *q, struct iov_iter *to, bool nowait)
  * @filp: the file polled.
  * @wait: the poll table.
  *
- * Return: EPOLLIN | EPOLLRDNORM whenever a read would not block: data ready,
- * or a read would return the latched error, -ENODEV, 0 or -ENOMSG.
+ * At the end of a pass there is nothing to read until the producer starts
+ * the next one: the stream is not readable, as mlx5vf_save_poll() reports
+ * it, so that a poller waits for data instead of spinning on -ENOMSG.
+ *
+ * Return: EPOLLIN | EPOLLRDNORM when data is ready or a read would return
+ * the latched error, -ENODEV or 0; otherwise 0.
  */
 __poll_t mst_queue_poll(struct mst_queue *q, struct file *filp,
 			poll_table *wait)
 {
+	int st;
+
 	poll_wait(filp, &q->readq, wait);
-	return mst_queue_readable(q) ? EPOLLIN | EPOLLRDNORM : 0;
+	spin_lock(&q->lock);
+	st = mst_queue_read_status_locked(q);
+	spin_unlock(&q->lock);
+	return st == MST_Q_WAIT || st == -ENOMSG ? 0 : EPOLLIN | EPOLLRDNORM;
 }
 
 /**

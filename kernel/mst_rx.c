@@ -144,6 +144,36 @@ static int mst_rx_fail(struct mst_rx_parser *p, int err)
 	return err;
 }
 
+/**
+ * mst_rx_parser_finish() - the FD's stream is over: no partial record left
+ * @p: the parser; no write in progress.
+ *
+ * A record cut short before its stream's END leaves the stream incomplete,
+ * which mst_rx_session_complete() reports; bytes after the END (or, on a v2
+ * FD, after every END) that never became a whole record are data after the
+ * end, as a whole record there would be.
+ *
+ * Return: 0, the latched error, or -EEXIST (latched).
+ */
+int mst_rx_parser_finish(struct mst_rx_parser *p)
+{
+	struct mst_rx_session *s = p->sess;
+	u32 n;
+	bool ended;
+
+	if (p->state == MST_RX_ERROR)
+		return p->error;
+	if (p->state == MST_RX_HDR && !p->hdr_fill)
+		return 0;
+	if (p->stream != MST_RX_ANY_STREAM) {
+		ended = s->streams[p->stream].ended;
+	} else {
+		n = mst_rx_nstreams(s);
+		ended = n && atomic_read(&s->nended) == n;
+	}
+	return ended ? mst_rx_fail(p, -EEXIST) : 0;
+}
+
 /* Checks 2-8 of the header in p->hdr, which mst_rec_check_hdr() accepted. */
 static int mst_rx_check_place(struct mst_rx_parser *p)
 {

@@ -130,6 +130,8 @@ void mst_rx_session_init(struct mst_rx_session *s, const struct mst_rx_ops *ops,
  * latched error if a parser failed, -ENODATA otherwise.
  */
 int mst_rx_session_complete(struct mst_rx_session *s);
+/* 0, or the error that bytes left after the stream's END amount to. */
+int mst_rx_parser_finish(struct mst_rx_parser *p);
 
 int mst_rx_parser_init(struct mst_rx_parser *p, struct mst_rx_session *s,
 		       u32 stream);

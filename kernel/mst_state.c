@@ -346,9 +346,20 @@ static int mst_apply_pages(void *priv, u64 offset, u64 gen, const void *data,
 	u32 g = (u32)min_t(u64, gen, U32_MAX - 1) + 1;
 	u32 i, n = len >> MST_PAGE_SHIFT;
 
+	u32 ver;
+	int ret;
+
 	/* The parser checked alignment and range; stay safe regardless. */
 	if ((offset | len) & (MST_PAGE_SIZE - 1) || first + n > st->npages)
 		return -ERANGE;
+
+	/* the whole record is checked before any page of it is applied */
+	for (i = 0; st->backing == MST_BACKING_PATTERN && i < n; i++) {
+		ret = mst_pattern_parse(data + ((size_t)i << MST_PAGE_SHIFT),
+					first + i, &ver);
+		if (ret)
+			return ret;
+	}
 
 	for (i = 0; i < n; i++) {
 		const void *src = data + ((size_t)i << MST_PAGE_SHIFT);
@@ -360,11 +371,7 @@ static int mst_apply_pages(void *priv, u64 offset, u64 gen, const void *data,
 			memcpy(st->mem + (p << MST_PAGE_SHIFT), src,
 			       MST_PAGE_SIZE);
 		} else {
-			u32 ver;
-			int ret = mst_pattern_parse(src, p, &ver);
-
-			if (ret)
-				return ret;
+			mst_pattern_parse(src, p, &ver);
 			WRITE_ONCE(st->ver[p], ver);
 		}
 		sess->rx_gen[p] = g;

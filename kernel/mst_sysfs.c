@@ -245,6 +245,19 @@ static ssize_t dirty_pattern_store(struct device *dev,
 }
 static DEVICE_ATTR_RW(dirty_pattern);
 
+/*
+ * A reconfiguration comes from a running guest, or from the device's own
+ * firmware while it saves; a stopped (STOP, RUNNING_P2P), loading or failed
+ * device does not change its internal state.
+ */
+static bool mst_reinit_allowed(enum vfio_device_mig_state state)
+{
+	return state == VFIO_DEVICE_STATE_RUNNING ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P ||
+	       state == VFIO_DEVICE_STATE_STOP_COPY;
+}
+
 static ssize_t reinit_store(struct device *dev, struct device_attribute *attr,
 			    const char *buf, size_t count)
 {
@@ -257,7 +270,10 @@ static ssize_t reinit_store(struct device *dev, struct device_attribute *attr,
 	if (!v)
 		return count;
 	mutex_lock(&mdev->state_mutex);
-	ret = mst_state_ensure(mdev);
+	if (!mst_reinit_allowed(mdev->mig_state))
+		ret = -EBUSY;
+	else
+		ret = mst_state_ensure(mdev);
 	if (!ret)
 		ret = mst_state_reinit(mdev);
 	mutex_unlock(&mdev->state_mutex);

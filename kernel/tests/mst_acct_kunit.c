@@ -79,6 +79,39 @@ static void mst_acct_reinit_flag_once(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, 8), 32ULL);
 }
 
+/*
+ * v2's first image is initial data: a critical record inserted inside it
+ * lengthens it, and the bytes before the record stay critical.
+ */
+static void mst_acct_reinit_inside_image(struct kunit *test)
+{
+	struct mst_acct a;
+
+	mst_acct_init(&a, 1000);
+	mst_acct_reinit(&a, 100, 200, 50);
+	KUNIT_EXPECT_TRUE(test, mst_acct_take_reinit(&a));
+	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, 100), 950ULL);
+	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, 1049), 1ULL);
+	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, 1050), 0ULL);
+	/* past the image: the record's end is the target */
+	mst_acct_reinit(&a, 1050, 30, 50);
+	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, 1050), 80ULL);
+}
+
+/* A REINIT coalesced into a record not produced yet: flag only. */
+static void mst_acct_flag_keeps_target(struct kunit *test)
+{
+	struct mst_acct a;
+
+	mst_acct_init(&a, 0);
+	mst_acct_reinit(&a, 0, 10, 20);
+	KUNIT_EXPECT_TRUE(test, mst_acct_take_reinit(&a));
+	mst_acct_flag(&a);
+	KUNIT_EXPECT_TRUE(test, mst_acct_take_reinit(&a));
+	KUNIT_EXPECT_FALSE(test, mst_acct_take_reinit(&a));
+	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, 0), 30ULL);
+}
+
 /* Arming never wraps: the target saturates. */
 static void mst_acct_saturates(struct kunit *test)
 {
@@ -283,6 +316,8 @@ static struct kunit_case mst_acct_cases[] = {
 	KUNIT_CASE(mst_acct_init_pending),
 	KUNIT_CASE(mst_acct_monotonic),
 	KUNIT_CASE(mst_acct_reinit_flag_once),
+	KUNIT_CASE(mst_acct_reinit_inside_image),
+	KUNIT_CASE(mst_acct_flag_keeps_target),
 	KUNIT_CASE(mst_acct_saturates),
 	KUNIT_CASE_PARAM(mst_acct_reinit_rule, t_reinit_gen_params),
 	{}

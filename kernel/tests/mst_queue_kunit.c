@@ -218,7 +218,7 @@ struct t_result_case {
 static const struct t_result_case t_result_cases[] = {
 	{ "empty", 0, -EAGAIN, -EAGAIN, 0 },
 	{ "data", S_DATA, T_DATA_LEN, -EAGAIN, T_IN },
-	{ "pass_end", S_PASS_END, -ENOMSG, -ENOMSG, T_IN },
+	{ "pass_end", S_PASS_END, -ENOMSG, -ENOMSG, 0 },
 	{ "stream_end", S_STREAM_END, 0, 0, T_IN },
 	{ "error", S_ERROR, -EIO, -EIO, T_IN },
 	{ "first_error_sticks", S_ERROR | S_ERROR_LATER, -EIO, -EIO, T_IN },

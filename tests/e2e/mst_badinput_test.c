@@ -170,7 +170,7 @@ enum mutation {
 	M_COMPAT_PROTOCOL, M_COMPAT_NSTREAMS, M_COMPAT_PAGE_SIZE, M_COMPAT_RESERVED,
 	M_BAD_CSUM_PAGES, M_BAD_CSUM_CRIT, M_BAD_CSUM_COMPAT,
 	M_OFFSET_OUT_OF_RANGE, M_PAGES_STRADDLE_END,
-	M_DATA_AFTER_END, M_DUP_END, M_SEQ_GAP, M_SEQ_REPEAT,
+	M_DATA_AFTER_END, M_TRAILING_PARTIAL, M_DUP_END, M_SEQ_GAP, M_SEQ_REPEAT,
 	M_FIRST_NOT_COMPAT, M_SECOND_COMPAT, M_STREAM_GE_NSTREAMS,
 	M_FORGED_STREAM_ID, M_OTHER_SHARD, M_CROSS_SHARD, M_CRIT_ON_DIRTY,
 	M_PAGES_ON_CRIT,
@@ -331,6 +331,15 @@ static int mutate(struct plan *pl, enum mutation m, uint32_t t, uint64_t *rng)
 		r.payload = malloc(r.plen);
 		memcpy(r.payload, sp->r[body].payload, r.plen);
 		r.h.seq = sp->n;
+		sp->r[sp->n++] = r;
+		return sp->n - 1;
+	case M_TRAILING_PARTIAL:
+		/* 20 bytes of a record's header after the END: never whole */
+		r = sp->r[body];
+		r.payload = malloc(r.plen);
+		memcpy(r.payload, sp->r[body].payload, r.plen);
+		r.h.seq = sp->n;
+		r.cut = 20;
 		sp->r[sp->n++] = r;
 		return sp->n - 1;
 	case M_DUP_END:
@@ -570,6 +579,7 @@ BAD_W(v2_offset_out_of_range,		0, M_OFFSET_OUT_OF_RANGE, 0, ERANGE);
 BAD_W(v2_pages_straddle_the_end,	0, M_PAGES_STRADDLE_END, 0, ERANGE);
 BAD_W(v2_data_after_end,		0, M_DATA_AFTER_END, 0, EEXIST);
 BAD_W(v2_duplicate_end,			0, M_DUP_END, 0, EEXIST);
+BAD(v2_trailing_partial_header,		0, M_TRAILING_PARTIAL, 0, 0, EEXIST);
 BAD_W(v2_seq_gap,			0, M_SEQ_GAP, 0, EILSEQ);
 BAD_W(v2_seq_repeated,			0, M_SEQ_REPEAT, 0, EILSEQ);
 BAD_W(v2_first_record_not_compat,	0, M_FIRST_NOT_COMPAT, 0, EILSEQ);
@@ -599,6 +609,8 @@ BAD_W(v3_dirty_data_after_end,		NDIRTY, M_DATA_AFTER_END, 1, EEXIST);
 BAD_W(v3_crit_data_after_end,		NDIRTY, M_DATA_AFTER_END, 0, EEXIST);
 BAD_W(v3_dirty_duplicate_end,		NDIRTY, M_DUP_END, 2, EEXIST);
 BAD_W(v3_crit_duplicate_end,		NDIRTY, M_DUP_END, 0, EEXIST);
+BAD(v3_dirty_trailing_partial_header,	NDIRTY, M_TRAILING_PARTIAL, 2, 0, EEXIST);
+BAD(v3_crit_trailing_partial_header,	NDIRTY, M_TRAILING_PARTIAL, 0, 0, EEXIST);
 BAD_W(v3_dirty_seq_gap,			NDIRTY, M_SEQ_GAP, 1, EILSEQ);
 BAD_W(v3_dirty_first_record_not_compat,	NDIRTY, M_FIRST_NOT_COMPAT, 2, EILSEQ);
 BAD_W(v3_other_streams_shard,		NDIRTY, M_OTHER_SHARD, 1, EXDEV);
@@ -726,6 +738,65 @@ TEST_F_TIMEOUT(badinput, write, 120)
 			}
 		mst_buf_free(&saved);
 	}
+}
+
+/* ------------------------------------------- a record is applied whole */
+
+/*
+ * Pattern backing checks each page's content; a record whose last page is
+ * not a pattern is refused, and none of its pages, valid or not, reaches
+ * the device: the destination's state is what it was.
+ */
+TEST(pattern_record_validated_whole)
+{
+	struct mst_cfg cfg = MST_CFG_QUIET;
+	struct mst_dev src, dst;
+	struct mst_buf saved = {}, forged = {};
+	uint64_t before = 0, after = 1;
+	struct mst_hdr h;
+	size_t at = 0, compat_len = 0;
+	uint8_t *payload = NULL;
+	int fd = -1;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = STATE_SIZE;
+	cfg.backing = "pattern";
+	ASSERT_EQ(0, mst_pair_create_open(&src, &dst, &cfg));
+	ASSERT_EQ(0, mst_perturb(src.uuid, 200, 0));
+	ASSERT_EQ(0, mst_set_state(src.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, save_all(&src, &saved));
+
+	/* the saved COMPAT, then its first PAGES record of several pages */
+	while (at + MST_REC_HDR_SIZE <= saved.len) {
+		mst_hdr_unpack(&h, saved.p + at);
+		if (h.tag == MST_TAG_COMPAT)
+			compat_len = MST_REC_HDR_SIZE + h.len;
+		if (h.tag == MST_TAG_PAGES && h.len >= 2 * MST_PAGE_SIZE)
+			break;
+		at += MST_REC_HDR_SIZE + h.len;
+	}
+	ASSERT_EQ(MST_TAG_PAGES, h.tag);
+	ASSERT_GT(compat_len, 0);
+	payload = malloc(h.len);
+	ASSERT_NE(NULL, payload);
+	memcpy(payload, saved.p + at + MST_REC_HDR_SIZE, h.len);
+	payload[h.len - MST_PAGE_SIZE] ^= 0xff;	/* the last page: not its index */
+	h.seq = 1;				/* right behind the COMPAT */
+	mst_buf_put(&forged, saved.p, compat_len);
+	mst_rec_put(&forged, &h, payload, 0);
+
+	ASSERT_EQ(0, mst_checksum(dst.uuid, &before));
+	ASSERT_EQ(0, mst_set_state(dst.fd, VFIO_DEVICE_STATE_RESUMING, &fd));
+	EXPECT_RET(0, put(fd, forged.p, compat_len));
+	EXPECT_RET(-EINVAL, put(fd, forged.p + compat_len, forged.len - compat_len));
+	ASSERT_EQ(0, mst_checksum(dst.uuid, &after));
+	EXPECT_EQ(before, after) TH_LOG("the pages before the bad one were applied");
+	EXPECT_RET(-EINVAL, mst_set_state(dst.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	close(fd);
+	free(payload);
+	mst_buf_free(&saved);
+	mst_buf_free(&forged);
+	mst_pair_destroy(&src, &dst);
 }
 
 /* ------------------------------------------------- split writes */

@@ -377,9 +377,12 @@ TEST_F_TIMEOUT(v3_dev, stream_read_rules, 120)
 				break;
 			ASSERT_EQ(1, poll(&pfd, 1, 10000));
 		}
-		/* The temporary end: ENOMSG, and poll says readable. */
+		/*
+		 * The temporary end: ENOMSG, and poll waits (a poller, or
+		 * io_uring's armed poll, must not spin on a parked stream).
+		 */
 		ASSERT_EQ(-ENOMSG, n) TH_LOG("stream %u: %zd", i, n);
-		EXPECT_EQ(1, poll(&pfd, 1, 0));
+		EXPECT_EQ(0, poll(&pfd, 1, 0));
 		EXPECT_SYSERR(ENOMSG, read(fd, p[i].buf, 16));
 		ASSERT_EQ(0, mst_stream_info(fd, &si));
 		EXPECT_EQ(0, si.pending_bytes);
@@ -1132,6 +1135,229 @@ TEST_F_TIMEOUT(cancel, cancel, 300)
 	ASSERT_EQ(0, mst_checksum(self->dst.uuid, &s_dst));
 	EXPECT_EQ(sum0, sum1);
 	EXPECT_EQ(sum1, s_dst);
+}
+
+/* ------------------------------------------- the end of a STOP_COPY save */
+
+FIXTURE(v3_end)
+{
+	struct mst_dev src;
+	struct mst_dev dst;
+};
+
+/* A large critical region: at a low engine_bw one record takes 250 ms. */
+FIXTURE_SETUP(v3_end)
+{
+	struct mst_cfg cfg = MST_CFG_QUIET;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = 4 * MST_MIB;
+	cfg.crit_size = 256 * 1024;
+	cfg.backing = "memory";
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
+	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
+}
+
+FIXTURE_TEARDOWN(v3_end)
+{
+	mst_pair_destroy(&self->src, &self->dst);
+}
+
+/* Reads @fd to EOF, waiting in poll() with no timeout between reads. */
+static ssize_t read_to_eof_polling(struct mst_pipe *p)
+{
+	struct pollfd pfd = { .fd = p->src, .events = POLLIN };
+	ssize_t r;
+
+	for (;;) {
+		r = mst_pipe_pump(p, UINT64_MAX, NULL);
+		if (r > 0)
+			continue;
+		if (r != -EAGAIN)
+			return r;
+		if (poll(&pfd, 1, -1) < 0)
+			return -errno;
+	}
+}
+
+/*
+ * Once every dirty stream has produced its last byte the save is complete:
+ * a REINIT is refused, and the critical FD reaches its end without waiting
+ * for anything else (a poller with no timeout returns).
+ */
+TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
+{
+	struct vfio_mig_stream_info si;
+	struct mst_v3_sess s, d;
+	struct mst_pipe p[2];
+	uint64_t gen0 = 0, gen1 = 0;
+	char why[256];
+
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 1, S(RESUMING), &d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, 1, S(STOP_COPY), &s));
+	for (uint32_t i = 0; i <= 1; i++) {
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
+		set_nonblock(p[i].src);
+	}
+	ASSERT_EQ(0, read_to_eof_polling(&p[1]));
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen0));
+	EXPECT_EQ(-EBUSY, mst_knob_write(self->src.uuid, "reinit", "1"));
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen1));
+	EXPECT_EQ(gen0, gen1);
+	ASSERT_EQ(0, mst_stream_info(s.crit, &si));
+	EXPECT_TRUE(si.flags & VFIO_MIG_STREAM_INFO_END);
+	EXPECT_EQ(0, si.flags & VFIO_MIG_STREAM_INFO_REINIT);
+	ASSERT_EQ(0, read_to_eof_polling(&p[0]));
+	for (uint32_t i = 0; i <= 1; i++) {
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why))) TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+	mst_v3_close(&s);
+	mst_v3_close(&d);
+}
+
+struct crit_reader {
+	struct mst_pipe *p;
+	ssize_t ret;
+};
+
+static void *crit_reader_run(void *arg)
+{
+	struct crit_reader *c = arg;
+
+	c->ret = read_to_eof_polling(c->p);
+	return NULL;
+}
+
+/*
+ * A REINIT just before the last dirty END, whose record the critical engine
+ * finishes after it: that engine ends stream 0 itself, and a reader waiting
+ * in poll() with no timeout sees the new record and then end of file.
+ */
+TEST_F_TIMEOUT(v3_end, reinit_before_last_dirty_end, 120)
+{
+	struct vfio_mig_stream_info si;
+	struct crit_reader cr;
+	struct mst_v3_sess s, d;
+	struct mst_pipe p[2];
+	uint64_t gen = 0;
+	char why[256];
+	pthread_t t;
+
+	/* 1 MiB/s: the dirty stream's last 64 KiB take 62 ms, a record 250 ms */
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "engine_bw", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "read_ahead", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "chunk_size", 64 * 1024));
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 1, S(RESUMING), &d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, 1, S(STOP_COPY), &s));
+	for (uint32_t i = 0; i <= 1; i++) {
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
+		set_nonblock(p[i].src);
+	}
+	cr.p = &p[0];
+	ASSERT_EQ(0, pthread_create(&t, NULL, crit_reader_run, &cr));
+	/* read the dirty stream until its last chunk and END are left */
+	for (;;) {
+		ASSERT_EQ(0, mst_stream_info(p[1].src, &si));
+		if (si.pending_bytes <= 64 * 1024 + MST_REC_HDR_SIZE)
+			break;
+		if (mst_pipe_pump(&p[1], si.pending_bytes - 64 * 1024 -
+				  MST_REC_HDR_SIZE, NULL) == -EAGAIN)
+			mst_sleep_ms(5);
+	}
+	ASSERT_EQ(0, mst_knob_write(self->src.uuid, "reinit", "1"));
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen));
+	ASSERT_EQ(0, read_to_eof_polling(&p[1]));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, cr.ret);
+	EXPECT_EQ(gen, p[0].mon.last_crit_gen);
+	for (uint32_t i = 0; i <= 1; i++) {
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why))) TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+	mst_v3_close(&s);
+	mst_v3_close(&d);
+}
+
+struct reinit_storm {
+	const char *uuid;
+	volatile bool stop;
+	unsigned int accepted;
+	unsigned int refused;
+	int other;
+};
+
+static void *reinit_storm_run(void *arg)
+{
+	struct reinit_storm *r = arg;
+
+	while (!r->stop) {
+		int ret = mst_knob_write(r->uuid, "reinit", "1");
+
+		if (!ret)
+			r->accepted++;
+		else if (ret == -EBUSY)
+			r->refused++;
+		else
+			r->other = ret;
+		mst_sleep_ms(20);
+	}
+	return NULL;
+}
+
+/*
+ * A REINIT every 20 ms for the whole STOP_COPY save, each taking the
+ * critical engine longer than that to produce: the save still completes
+ * once the dirty streams are read (the downtime does not depend on the
+ * device's REINITs), later REINITs are refused, and the destination gets
+ * the newest critical data that was accepted.
+ */
+TEST_F_TIMEOUT(v3_end, reinit_storm, 300)
+{
+	struct reinit_storm r = { .uuid = self->src.uuid };
+	uint64_t g_src = 0, g_dst = 0;
+	struct mst_v3_sess s, d;
+	struct mst_pipe p[2];
+	char why[256];
+	pthread_t t;
+	int ret;
+
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "engine_bw", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "read_ahead", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "chunk_size", 256 * 1024));
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 1, S(RESUMING), &d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, 1, S(STOP_COPY), &s));
+	for (uint32_t i = 0; i <= 1; i++)
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
+	ASSERT_EQ(0, pthread_create(&t, NULL, reinit_storm_run, &r));
+	ret = mst_drain(p, 2, 120, why, sizeof(why));
+	/* the save is complete: the storm's REINITs are refused from now on */
+	mst_sleep_ms(100);
+	r.stop = true;
+	pthread_join(t, NULL);
+	TH_LOG("%u REINITs accepted, %u refused", r.accepted, r.refused);
+	ASSERT_EQ(0, ret) TH_LOG("%s", why);
+	EXPECT_EQ(0, r.other);
+	EXPECT_GT(r.accepted, 0);
+	EXPECT_GT(r.refused, 0);
+	for (uint32_t i = 0; i <= 1; i++) {
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why))) TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &g_src));
+	ASSERT_EQ(0, mst_knob_read_u64(self->dst.uuid, "crit_gen", &g_dst));
+	EXPECT_EQ(g_src, g_dst);
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+	mst_v3_close(&s);
+	mst_v3_close(&d);
 }
 
 /* ---------------------------------------------- FDs closed early */

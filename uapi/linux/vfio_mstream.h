@@ -83,8 +83,11 @@
  *   produce new critical data (see below). Userspace therefore reads the
  *   FDs concurrently, or polls them; a loop that reads the critical FD to
  *   end of file before reading any dirty FD waits forever.
- * - poll() reports EPOLLIN whenever a read would not block, including when it
- *   would return -ENOMSG, 0 or an error.
+ * - poll() reports EPOLLIN when data is ready or a read would return 0 or
+ *   an error. A stream at its temporary end (-ENOMSG) is not readable: poll
+ *   waits until new data arrives (its next pass, new critical data) or the
+ *   session ends, as for v2's data_fd in mlx5, so that a poller, or an
+ *   io_uring read armed on poll, does not spin on a parked stream.
  *
  * Critical data and REINIT: when the device produces new critical data (it was
  * reconfigured while saving), the driver queues it on the critical stream only
@@ -105,7 +108,15 @@
  * is exact until such a REINIT. Once every dirty stream has produced its
  * last byte the save is complete: the driver accepts no new critical data
  * for this session (the sample driver refuses the change with -EBUSY rather
- * than let the source and the destination diverge).
+ * than let the source and the destination diverge), and the critical stream
+ * ends as soon as the critical data accepted before is queued. The time to
+ * the end of a STOP_COPY save is therefore bounded by the dirty streams,
+ * whatever the device does.
+ *
+ * Failure: a dirty stream that fails on the source fails the critical stream
+ * with the same errno (returned by its reads once its queued data is read),
+ * so that a reader of the critical stream does not wait for an end that
+ * cannot come.
  *
  * Cancel: any saving state may go back to RUNNING (or STOP) at any moment, as
  * in v2; every stream FD then returns -ENODEV and the device state is intact.
