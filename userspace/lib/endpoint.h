@@ -18,6 +18,9 @@
  *   checksums           src->checksum, sink->checksum
  *   src->finish(status) sources STOP (or back to RUNNING on failure)
  * and on failure: sink->abort(err), src->finish(err).
+ * Last, whatever the outcome: src->detach, sink->detach. The session may be
+ * freed right after run() returns, while the endpoints live on: their own
+ * threads must not refer to it any more.
  *
  * FDs stay owned by the endpoint that opened them and are closed by its
  * destroy, after the session has stopped every reader.
@@ -67,6 +70,7 @@ struct source_ops {
 	/* dst: the destination's checksums, for a TCP receiver to send back. */
 	int (*finish)(struct mstream_source *src, int status, const char *msg,
 		      const uint64_t *dst_sums, const bool *has_dst);
+	void (*detach)(struct mstream_source *src);
 	void (*destroy)(struct mstream_source *src);
 };
 
@@ -89,6 +93,7 @@ struct sink_ops {
 	int (*commit)(struct mstream_sink *sink);
 	int (*checksum)(struct mstream_sink *sink, unsigned int dev, uint64_t *sum);
 	void (*abort)(struct mstream_sink *sink, int err, const char *msg);
+	void (*detach)(struct mstream_sink *sink);
 	void (*destroy)(struct mstream_sink *sink);
 };
 

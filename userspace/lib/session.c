@@ -529,6 +529,17 @@ static int setup(struct mstream_session *s)
 	return 0;
 }
 
+/* The endpoints outlive the run, and the session may not: their threads
+ * let go of it before run() returns. */
+static int detach(struct mstream_session *s, int ret)
+{
+	if (s->src->ops->detach)
+		s->src->ops->detach(s->src);
+	if (s->sink->ops->detach)
+		s->sink->ops->detach(s->sink);
+	return ret;
+}
+
 int mstream_session_run(struct mstream_session *s, struct mstream_source *src,
 			struct mstream_sink *sink)
 {
@@ -598,11 +609,11 @@ int mstream_session_run(struct mstream_session *s, struct mstream_source *src,
 	if (ret) {
 		set_err_last(s, ret, "source");
 		s->st.phase = MSTREAM_PHASE_FAILED;
-		return ret;
+		return detach(s, ret);
 	}
 	s->st.phase = MSTREAM_PHASE_DONE;
 	progress(s);
-	return 0;
+	return detach(s, 0);
 
 fail:
 	s->st.phase = MSTREAM_PHASE_FAILED;
@@ -620,7 +631,7 @@ fail:
 	src->ops->finish(src, ret, s->err, NULL, NULL);
 	release_pool(s);
 	progress(s);
-	return ret;
+	return detach(s, ret);
 }
 
 int mstream_session_get_stats(struct mstream_session *s, struct mstream_session_stats *st)

@@ -199,15 +199,19 @@ static void kt_abort(struct mstream_sink *sink, int err, const char *msg)
 
 	memcpy(buf, &st, 4);
 	memcpy(buf + 4, msg, n);
-	if (kt->ctl_ok) {
-		ctl_attach(&kt->ctl, NULL);
+	if (kt->ctl_ok)
 		ctl_send(&kt->ctl, F_ABORT, buf, 4 + n);
-	}
 	/* Unblock the pool's sends; the receiver sees the streams end short. */
 	for (unsigned int d = 0; d < sink->ndev; d++)
 		for (unsigned int k = 0; k < MSTREAM_MAX_STREAMS; k++)
 			if (sink->dev[d].fds[k] >= 0)
 				shutdown(sink->dev[d].fds[k], SHUT_RDWR);
+}
+
+static void kt_detach(struct mstream_sink *sink)
+{
+	if (KT(sink)->ctl_ok)
+		ctl_attach(&KT(sink)->ctl, NULL);
 }
 
 static void kt_destroy(struct mstream_sink *sink)
@@ -230,6 +234,7 @@ static const struct sink_ops sink_tcp_ops = {
 	.commit = kt_commit,
 	.checksum = kt_checksum,
 	.abort = kt_abort,
+	.detach = kt_detach,
 	.destroy = kt_destroy,
 };
 

@@ -252,10 +252,7 @@ static int ts_finish(struct mstream_source *src, int status, const char *msg,
 	uint32_t v;
 
 	(void)msg;
-	if (!st->ctl_ok)
-		return 0;
-	ctl_attach(&st->ctl, NULL);
-	if (status)
+	if (!st->ctl_ok || status)
 		return 0;
 	v = htole32(src->ndev);
 	memcpy(p, &v, 4);
@@ -269,6 +266,12 @@ static int ts_finish(struct mstream_source *src, int status, const char *msg,
 		p += 12;
 	}
 	return ctl_send(&st->ctl, F_SUMS, buf, p - buf);
+}
+
+static void ts_detach(struct mstream_source *src)
+{
+	if (ST(src)->ctl_ok)
+		ctl_attach(&ST(src)->ctl, NULL);
 }
 
 static void ts_destroy(struct mstream_source *src)
@@ -291,6 +294,7 @@ static const struct source_ops src_tcp_ops = {
 	.device_done = ts_device_done,
 	.committed = ts_committed,
 	.finish = ts_finish,
+	.detach = ts_detach,
 	.destroy = ts_destroy,
 };
 

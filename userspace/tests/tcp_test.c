@@ -9,6 +9,7 @@
  * a wrong token, an unreachable receiver, hostile connections before the
  * real sender, a receiver that stops answering, a sender killed mid-way.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -191,6 +192,50 @@ TEST_F(tcp, loopback_round_trip)
 	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
 	EXPECT_EQ(0, self->job.rejects);
 	same_save(_metadata, self->dst, &self->m);
+}
+
+/* Threads of this process (each test runs in a process of its own). */
+static unsigned int thread_count(void)
+{
+	unsigned int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A session may be destroyed before its sink: once the receiver hangs up,
+ * the sink's control monitor must not touch the freed session (it did:
+ * a use-after-free that ASan reports). */
+TEST_F(tcp, session_destroyed_before_its_sink)
+{
+	struct mstream_session_params sp = { .pool = { .threads = 2, .buf_size = 65536,
+						       .flags = MSTREAM_POOL_NO_FIXED_BUFFERS } };
+	struct mstream_tcp_params tp = { .token = TOKEN, .timeout_ns = 2000000000ULL };
+	struct mstream_source *src = NULL;
+	struct mstream_session *s = NULL;
+	struct mstream_sink *sink = NULL;
+
+	ASSERT_EQ(0, recv_listen(&self->job));
+	tp.port = self->job.port;
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	ASSERT_EQ(0, mstream_source_create_files(&src, self->src, 0));
+	ASSERT_EQ(0, mstream_sink_create_tcp(&sink, &tp));
+	ASSERT_EQ(0, mstream_session_create(&s, &sp));
+	ASSERT_EQ(0, mstream_session_run(s, src, sink)) TH_LOG("%s", mstream_session_error(s));
+	mstream_session_destroy(s);
+	/* The receiver closes the control connection as it ends... */
+	pthread_join(self->job.thread, NULL);
+	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
+	/* ... and the sink's monitor sees it and ends: only this thread is left. */
+	while (thread_count() > 1)
+		msleep(10);
+	mstream_sink_destroy(sink);
+	mstream_source_destroy(src);
 }
 
 TEST_F(tcp, wrong_token_is_refused)
