@@ -17,7 +17,9 @@
  *   src->committed      (TCP receiver: tell the sender)
  *   checksums           src->checksum, sink->checksum
  *   src->finish(status) sources STOP (or back to RUNNING on failure)
- * and on failure: sink->abort(err), src->finish(err).
+ * and on failure: sink->cancel (wake what the pool waits on), the pool is
+ * joined, then sink->abort(err) (may close FDs, reset devices),
+ * src->committed(err), src->finish(err).
  * Last, whatever the outcome: src->detach, sink->detach. The session may be
  * freed right after run() returns, while the endpoints live on: their own
  * threads must not refer to it any more.
@@ -92,6 +94,9 @@ struct sink_ops {
 			   const struct stream_result *res, const uint64_t *src_sum);
 	int (*commit)(struct mstream_sink *sink);
 	int (*checksum)(struct mstream_sink *sink, unsigned int dev, uint64_t *sum);
+	/* Make the pool's pending I/O on our FDs return (shutdown a socket);
+	 * never close an FD here: the pool may still be using it. */
+	void (*cancel)(struct mstream_sink *sink);
 	void (*abort)(struct mstream_sink *sink, int err, const char *msg);
 	void (*detach)(struct mstream_sink *sink);
 	void (*destroy)(struct mstream_sink *sink);

@@ -623,13 +623,16 @@ fail:
 	if (s->pool)
 		mstream_pool_cancel(s->pool, ret);
 	pthread_mutex_unlock(&s->lock);
-	/* Unblock what the pool may wait on, then join it, then (destroy)
-	 * close FDs: never an FD closed under an in-flight request. */
+	/* Unblock what the pool may wait on, join it, and only then let the
+	 * endpoints close FDs and move devices: never an FD closed (and its
+	 * number reused) under an in-flight request. */
+	if (sink->ops->cancel)
+		sink->ops->cancel(sink);
+	release_pool(s);
 	sink->ops->abort(sink, ret, s->err);
 	if (src->ops->committed)
 		src->ops->committed(src, ret, s->err);
 	src->ops->finish(src, ret, s->err, NULL, NULL);
-	release_pool(s);
 	progress(s);
 	return detach(s, ret);
 }

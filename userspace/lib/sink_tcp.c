@@ -201,7 +201,11 @@ static void kt_abort(struct mstream_sink *sink, int err, const char *msg)
 	memcpy(buf + 4, msg, n);
 	if (kt->ctl_ok)
 		ctl_send(&kt->ctl, F_ABORT, buf, 4 + n);
-	/* Unblock the pool's sends; the receiver sees the streams end short. */
+}
+
+/* Unblock the pool's sends; the receiver sees the streams end short. */
+static void kt_cancel(struct mstream_sink *sink)
+{
 	for (unsigned int d = 0; d < sink->ndev; d++)
 		for (unsigned int k = 0; k < MSTREAM_MAX_STREAMS; k++)
 			if (sink->dev[d].fds[k] >= 0)
@@ -233,6 +237,7 @@ static const struct sink_ops sink_tcp_ops = {
 	.device_done = kt_device_done,
 	.commit = kt_commit,
 	.checksum = kt_checksum,
+	.cancel = kt_cancel,
 	.abort = kt_abort,
 	.detach = kt_detach,
 	.destroy = kt_destroy,

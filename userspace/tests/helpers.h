@@ -8,6 +8,7 @@
 #ifndef MSTREAM_TEST_HELPERS_H
 #define MSTREAM_TEST_HELPERS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -141,6 +142,20 @@ static inline void msleep(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* Threads of this process (each test runs in a process of its own). */
+static inline unsigned int thread_count(void)
+{
+	unsigned int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
 }
 
 #endif

@@ -9,7 +9,6 @@
  * a wrong token, an unreachable receiver, hostile connections before the
  * real sender, a receiver that stops answering, a sender killed mid-way.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -192,20 +191,6 @@ TEST_F(tcp, loopback_round_trip)
 	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
 	EXPECT_EQ(0, self->job.rejects);
 	same_save(_metadata, self->dst, &self->m);
-}
-
-/* Threads of this process (each test runs in a process of its own). */
-static unsigned int thread_count(void)
-{
-	unsigned int n = 0;
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
 }
 
 /* A session may be destroyed before its sink: once the receiver hangs up,
