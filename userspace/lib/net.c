@@ -506,6 +506,7 @@ int ctl_start(struct ctl *c)
 	c->last_rx = mstream_now_ns();
 	if (pthread_create(&c->thread, NULL, monitor, c))
 		return fail(-EAGAIN, "cannot start the control connection's thread");
+	pthread_setname_np(c->thread, "mstream-ctl");
 	c->running = true;
 	return 0;
 }

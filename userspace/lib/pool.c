@@ -367,13 +367,15 @@ int mstream_pool_get_stats(struct mstream_pool *pool, struct mstream_pool_stats 
 {
 	memset(st, 0, sizeof(*st));
 	st->kind = pool->p.kind;
+	pthread_mutex_lock(&pool->lock);
 	st->threads = pool->p.kind == MSTREAM_POOL_URING   ? pool->p.threads :
-		      pool->p.kind == MSTREAM_POOL_THREADS ? ATOMIC_LOAD(&pool->nstreams) :
+		      pool->p.kind == MSTREAM_POOL_THREADS ? pool->nstreams :
 							     0;
-	st->streams = ATOMIC_LOAD(&pool->nstreams);
+	st->streams = pool->nstreams;
+	st->fixed_buffers = pool->fixed;
+	pthread_mutex_unlock(&pool->lock);
 	st->queue_depth = pool->p.queue_depth;
 	st->buf_size = pool->p.buf_size;
-	st->fixed_buffers = pool->fixed;
 	st->alloc_bytes = ATOMIC_LOAD(&pool->alloc);
 	st->peak_bytes = ATOMIC_LOAD(&pool->peak);
 	st->in_use_bytes = ATOMIC_LOAD(&pool->in_use);

@@ -652,7 +652,7 @@ static int uring_start(struct mstream_pool *pool)
 		}
 		for (unsigned int b = 0; b < w->nbufs; b++)
 			w->free_stack[w->nfree++] = w->nbufs - 1 - b;
-		pool->alloc += w->mem_len;
+		ATOMIC_ADD(&pool->alloc, w->mem_len);
 	}
 
 	/* Critical streams first, so that they land on different workers. */
@@ -686,6 +686,7 @@ static int uring_start(struct mstream_pool *pool)
 			ret = fail(-EAGAIN, "reader pool: cannot start a worker thread");
 			break;
 		}
+		pthread_setname_np(w->thread, "mstream-io");
 		w->thread_ok = true;
 	}
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,15 +145,27 @@ static inline void msleep(unsigned int ms)
 		;
 }
 
-/* Threads of this process (each test runs in a process of its own). */
+/* The library's threads in this process: they are named mstream-*. */
 static inline unsigned int thread_count(void)
 {
 	unsigned int n = 0;
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *e;
 
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
+	while (d && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (f && !fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		if (f)
+			fclose(f);
+		n += !strncmp(comm, "mstream-", 8);
+	}
 	if (d)
 		closedir(d);
 	return n;

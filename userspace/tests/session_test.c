@@ -12,10 +12,11 @@
 #include "endpoint.h"
 #include "savegen.h"
 
-/* A sink into /dev/null whose commit fails, like a destination that
+/* A sink into /dev/null whose commit may fail, like a destination that
  * refuses to run, and that closes its FDs in abort(), as devices do. */
 struct null_sink {
 	struct mstream_sink sink;
+	int commit_err;
 	unsigned int threads_at_abort;
 	bool aborted;
 };
@@ -42,7 +43,7 @@ static int ns_device_done(struct mstream_sink *sink, unsigned int d,
 
 static int ns_commit(struct mstream_sink *sink)
 {
-	return -EIO;
+	return ((struct null_sink *)sink)->commit_err;
 }
 
 static void ns_abort(struct mstream_sink *sink, int err, const char *msg)
@@ -103,14 +104,66 @@ FIXTURE_TEARDOWN(session)
 }
 
 /* The sink may close its FDs in abort(): by then no pool thread may still
- * use them, so the pool has been joined (only this thread is left). */
+ * use them, so the pool has been joined. */
 TEST_F(session, abort_after_the_pool_is_joined)
 {
-	unsigned int base = thread_count();
-
+	self->ns.commit_err = -EIO;
 	EXPECT_EQ(-EIO, mstream_session_run(self->s, self->src, &self->ns.sink));
 	ASSERT_TRUE(self->ns.aborted);
-	EXPECT_EQ(base, self->ns.threads_at_abort);
+	EXPECT_EQ(0, self->ns.threads_at_abort);
+}
+
+/* Another thread reads every statistic while the session runs, ends and
+ * frees its pool (ThreadSanitizer and ASan check the accesses). */
+struct reader {
+	struct mstream_session *s;
+	pthread_t thread;
+	bool stop;
+	unsigned long rounds;
+};
+
+static void *read_stats(void *arg)
+{
+	struct reader *r = arg;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		struct mstream_session_stats st;
+		struct mstream_device_stats ds;
+		struct mstream_stream_stats ss;
+
+		mstream_session_get_stats(r->s, &st);
+		for (unsigned int d = 0; d < 2; d++) {
+			mstream_session_get_device_stats(r->s, d, &ds);
+			for (unsigned int k = 0; k < NSTREAMS; k++)
+				mstream_session_get_stream_stats(r->s, d, k, &ss);
+		}
+		__atomic_fetch_add(&r->rounds, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+TEST_F(session, stats_from_another_thread)
+{
+	struct reader r = { .s = self->s };
+	struct mstream_session_stats st;
+	unsigned long rounds;
+	uint64_t total = 0;
+
+	pthread_create(&r.thread, NULL, read_stats, &r);
+	ASSERT_EQ(0, mstream_session_run(self->s, self->src, &self->ns.sink))
+		TH_LOG("%s", mstream_session_error(self->s));
+	/* And after the pool is gone: two more rounds, one wholly after. */
+	rounds = __atomic_load_n(&r.rounds, __ATOMIC_ACQUIRE);
+	while (__atomic_load_n(&r.rounds, __ATOMIC_ACQUIRE) < rounds + 2)
+		msleep(1);
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELEASE);
+	pthread_join(r.thread, NULL);
+	ASSERT_EQ(0, mstream_session_get_stats(self->s, &st));
+	for (unsigned int d = 0; d < self->m.ndev; d++)
+		for (unsigned int k = 0; k < self->m.dev[d].nstreams; k++)
+			total += self->m.dev[d].s[k].bytes;
+	EXPECT_EQ(total, st.bytes);
+	EXPECT_EQ(MSTREAM_PHASE_DONE, st.phase);
 }
 
 TEST_HARNESS_MAIN
