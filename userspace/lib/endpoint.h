@@ -115,6 +115,10 @@ struct mstream_sink {
 void session_abort_msg(struct mstream_session *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* An eventfd that becomes readable when the session is aborted (-1 for no
+ * session): endpoints' waits poll it, so that ^C ends them at once. */
+int session_abort_fd(struct mstream_session *s);
+
 /* Allocate n ep_dev with every FD -1 and every offset -1. */
 struct ep_dev *ep_devs_alloc(unsigned int n);
 void ep_devs_close(struct ep_dev *devs, unsigned int n);

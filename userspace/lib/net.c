@@ -16,14 +16,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "endpoint.h"
 #include "net.h"
 
-static int poll_until(int fd, short ev, uint64_t deadline)
+/*
+ * Wait for ev on fd until the deadline (0: none). wake and wake2 are
+ * eventfds (or -1) whose being readable ends the wait at once with
+ * -ECANCELED: the session's abort (a signal handler writes it), or a control
+ * connection that is gone. EINTR retries: the handler's write is what
+ * interrupts.
+ */
+static int poll2(int fd, short ev, uint64_t deadline, int wake, int wake2)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct pollfd p[3] = { { .fd = fd, .events = ev },
+			       { .fd = wake, .events = POLLIN },
+			       { .fd = wake2, .events = POLLIN } };
 
 	for (;;) {
 		int ms = -1, r;
@@ -35,14 +46,21 @@ static int poll_until(int fd, short ev, uint64_t deadline)
 				return -ETIMEDOUT;
 			ms = (deadline - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
 		}
-		r = poll(&p, 1, ms);
+		r = poll(p, 3, ms);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -errno;
+		if (p[1].revents || p[2].revents)
+			return -ECANCELED;
 		if (r > 0)
 			return 0;
 	}
+}
+
+static int poll_until(int fd, short ev, uint64_t deadline, int wake)
+{
+	return poll2(fd, ev, deadline, wake, -1);
 }
 
 static int resolve(const char *host, uint16_t port, bool passive, struct addrinfo **res)
@@ -60,7 +78,7 @@ static int resolve(const char *host, uint16_t port, bool passive, struct addrinf
 	return 0;
 }
 
-int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *out)
+int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, int *out)
 {
 	uint64_t deadline = mstream_now_ns() + timeout_ns;
 	struct addrinfo *res, *ai;
@@ -84,7 +102,7 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *out)
 			close_fd(&fd);
 			continue;
 		}
-		ret = poll_until(fd, POLLOUT, deadline);
+		ret = poll_until(fd, POLLOUT, deadline, wake);
 		if (!ret && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len))
 			soerr = errno;
 		if (!ret && soerr)
@@ -92,6 +110,8 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *out)
 		if (!ret)
 			break;
 		close_fd(&fd);
+		if (ret == -ECANCELED)
+			break;
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
@@ -102,8 +122,8 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *out)
 		return fail(ret, "cannot connect to %s:%u: %s%s", host ? host : "127.0.0.1", port,
 			    strerror(-ret), why);
 	}
-	/* Blocking from here on: the pool polls through io_uring, and the
-	 * control connection bounds its sends with SO_SNDTIMEO. */
+	/* Blocking from here on, for the pool (io_uring polls for it); our own
+	 * sends and receives here are MSG_DONTWAIT with a poll. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	*out = fd;
@@ -142,14 +162,14 @@ int net_listen(const char *host, uint16_t port, int *out, uint16_t *bound)
 	return 0;
 }
 
-int net_accept(int lfd, uint64_t deadline, int *out, char *peer, size_t len)
+int net_accept(int lfd, uint64_t deadline, int wake, int *out, char *peer, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
 	int ret, fd, one = 1;
 
-	ret = poll_until(lfd, POLLIN, deadline);
+	ret = poll_until(lfd, POLLIN, deadline, wake);
 	if (ret)
 		return ret;
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
@@ -163,13 +183,13 @@ int net_accept(int lfd, uint64_t deadline, int *out, char *peer, size_t len)
 	return 0;
 }
 
-int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline)
+int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline, int wake)
 {
 	char *p = buf;
 
 	while (len) {
 		ssize_t n;
-		int ret = poll_until(fd, POLLIN, deadline);
+		int ret = poll_until(fd, POLLIN, deadline, wake);
 
 		if (ret)
 			return ret;
@@ -186,24 +206,34 @@ int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline)
 	return 0;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+/* All of it or an error: a frame sent in part would break the framing for
+ * whatever is sent next. */
+static int send_all(int fd, const void *buf, size_t len, uint64_t deadline, int wake, int wake2)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int ret;
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno; /* SO_SNDTIMEO */
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		if (n < 0) {
+			ret = poll2(fd, POLLOUT, deadline, wake, wake2);
+			if (ret)
+				return ret;
+			continue;
+		}
 		p += n;
 		len -= n;
 	}
 	return 0;
 }
 
-int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token)
+int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token,
+		   uint64_t deadline, int wake)
 {
 	struct net_hello h = { 0 };
 	size_t tl = strlen(token);
@@ -217,19 +247,20 @@ int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const c
 	h.stream = htole32(stream);
 	h.token_len = htole32(tl);
 	memcpy(h.token, token, tl);
-	return send_all(fd, &h, sizeof(h));
+	return send_all(fd, &h, sizeof(h), deadline, wake, -1);
 }
 
-int net_recv_hello(int fd, uint64_t deadline, const char *token, struct net_hello *h,
+int net_recv_hello(int fd, uint64_t deadline, int wake, const char *token, struct net_hello *h,
 		   char *why, size_t whylen)
 {
 	uint8_t want[MSTREAM_TOKEN_MAX] = { 0 };
 	size_t tl = strlen(token);
 	int ret, bad;
 
-	ret = net_recv_exact(fd, h, sizeof(*h), deadline);
+	ret = net_recv_exact(fd, h, sizeof(*h), deadline, wake);
 	if (ret) {
 		snprintf(why, whylen, "%s", ret == -ETIMEDOUT ? "no hello in time" :
+					    ret == -ECANCELED ? "interrupted" :
 					    ret == -ENODATA   ? "closed before its hello" :
 								strerror(-ret));
 		return ret;
@@ -258,7 +289,8 @@ int net_recv_hello(int fd, uint64_t deadline, const char *token, struct net_hell
 	return 0;
 }
 
-int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len)
+static int send_frame2(int fd, uint16_t type, const void *payload, uint32_t len,
+		       uint64_t deadline, int wake, int wake2)
 {
 	struct {
 		uint32_t magic;
@@ -269,13 +301,19 @@ int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len)
 
 	if (len > NET_FRAME_MAX)
 		return -EMSGSIZE;
-	ret = send_all(fd, &hdr, sizeof(hdr));
+	ret = send_all(fd, &hdr, sizeof(hdr), deadline, wake, wake2);
 	if (!ret && len)
-		ret = send_all(fd, payload, len);
+		ret = send_all(fd, payload, len, deadline, wake, wake2);
 	return ret;
 }
 
-int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_t max,
+int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t deadline,
+		   int wake)
+{
+	return send_frame2(fd, type, payload, len, deadline, wake, -1);
+}
+
+int net_recv_frame(int fd, uint64_t deadline, int wake, uint16_t *type, void *buf, uint32_t max,
 		   uint32_t *len)
 {
 	struct {
@@ -283,7 +321,7 @@ int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_
 		uint16_t type, flags;
 		uint32_t len;
 	} __attribute__((packed)) hdr;
-	int ret = net_recv_exact(fd, &hdr, sizeof(hdr), deadline);
+	int ret = net_recv_exact(fd, &hdr, sizeof(hdr), deadline, wake);
 
 	if (ret)
 		return ret;
@@ -291,7 +329,7 @@ int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_
 		return -EPROTO;
 	*type = le16toh(hdr.type);
 	*len = le32toh(hdr.len);
-	return *len ? net_recv_exact(fd, buf, *len, deadline) : 0;
+	return *len ? net_recv_exact(fd, buf, *len, deadline, wake) : 0;
 }
 
 /* ---- the control connection's monitor ---- */
@@ -383,9 +421,12 @@ static int handle(struct ctl *c, uint16_t type, const uint8_t *buf, uint32_t len
 	}
 }
 
+/* The peer is gone (or broke the protocol): record why, wake every wait on
+ * this connection, and fail the session if one is attached. */
 static void lost(struct ctl *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void lost(struct ctl *c, int err, const char *fmt, ...)
 {
+	uint64_t one = 1;
 	char msg[384];
 	va_list ap;
 
@@ -399,8 +440,29 @@ static void lost(struct ctl *c, int err, const char *fmt, ...)
 	}
 	if (c->session)
 		session_abort_msg(c->session, err, "%s", msg);
+	if (write(c->wake, &one, sizeof(one)) < 0) {
+		/* a saturated counter is readable anyway */
+	}
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* A heartbeat, unless a frame is being sent right now (that one tells the
+ * peer we are alive). Whole frames only, so never a partial one. */
+static int heartbeat(struct ctl *c, uint64_t now)
+{
+	int ret;
+
+	if (pthread_mutex_trylock(&c->tx_lock))
+		return 0;
+	ret = net_send_frame(c->fd, F_HEARTBEAT, NULL, 0, now + c->timeout_ns, c->wake);
+	pthread_mutex_unlock(&c->tx_lock);
+	if (!ret) {
+		pthread_mutex_lock(&c->lock);
+		c->last_tx = now;
+		pthread_mutex_unlock(&c->lock);
+	}
+	return ret;
 }
 
 static void *monitor(void *arg)
@@ -409,26 +471,38 @@ static void *monitor(void *arg)
 	uint8_t *buf = malloc(NET_FRAME_MAX);
 
 	while (buf) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		uint64_t now;
+		struct pollfd p[3] = { { .fd = c->fd, .events = POLLIN },
+				       { .fd = c->wake, .events = POLLIN },
+				       { .fd = -1, .events = POLLIN } };
+		uint64_t now, last_tx;
 		int r;
 
-		r = poll(&p, 1, 200);
+		pthread_mutex_lock(&c->lock);
+		if (!c->cancelled)
+			p[2].fd = c->abort_fd;
+		pthread_mutex_unlock(&c->lock);
+		r = poll(p, 3, 200);
 		pthread_mutex_lock(&c->lock);
 		if (c->stop) {
 			pthread_mutex_unlock(&c->lock);
 			break;
 		}
+		if (r > 0 && p[2].revents && p[2].fd == c->abort_fd && c->session) {
+			/* The session was aborted (^C): wake its waits here. */
+			c->cancelled = true;
+			pthread_cond_broadcast(&c->cond);
+		}
+		last_tx = c->last_tx;
 		pthread_mutex_unlock(&c->lock);
 		now = mstream_now_ns();
-		if (r > 0) {
+		if (r > 0 && p[0].revents) {
 			uint16_t type = 0;
 			uint32_t len;
 			int ret;
 
 			/* A frame, once started, must arrive within the timeout. */
-			ret = net_recv_frame(c->fd, now + c->timeout_ns, &type, buf, NET_FRAME_MAX,
-					     &len);
+			ret = net_recv_frame(c->fd, now + c->timeout_ns, c->wake, &type, buf,
+					     NET_FRAME_MAX, &len);
 			pthread_mutex_lock(&c->lock);
 			if (c->stop) {
 				pthread_mutex_unlock(&c->lock);
@@ -455,25 +529,14 @@ static void *monitor(void *arg)
 			continue;
 		}
 		/* last_tx moves under other threads: it may be after `now`. */
-		if (now > c->last_tx && now - c->last_tx >= NET_HEARTBEAT_NS) {
-			/* Never blocks: if the peer does not read, its silence
-			 * check or ours ends the session. */
-			static const struct {
-				uint32_t magic;
-				uint16_t type, flags;
-				uint32_t len;
-			} __attribute__((packed)) hb = { NET_FRAME_MAGIC, F_HEARTBEAT, 0, 0 };
+		if (now > last_tx && now - last_tx >= NET_HEARTBEAT_NS) {
+			int ret = heartbeat(c, now);
 
-			pthread_mutex_lock(&c->lock);
-			if (send(c->fd, &hb, sizeof(hb), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-			    errno != EAGAIN) {
-				pthread_mutex_unlock(&c->lock);
-				lost(c, -errno, "control connection to the %s: %s", c->who,
-				     strerror(errno));
+			if (ret) {
+				lost(c, ret, "control connection to the %s: %s", c->who,
+				     ret == -ETIMEDOUT ? "it does not read" : strerror(-ret));
 				break;
 			}
-			c->last_tx = now;
-			pthread_mutex_unlock(&c->lock);
 		}
 		if (now > c->last_rx && now - c->last_rx > c->timeout_ns) {
 			lost(c, -ETIMEDOUT, "the %s has been silent for %llu s", c->who,
@@ -485,20 +548,26 @@ static void *monitor(void *arg)
 	return NULL;
 }
 
-void ctl_init(struct ctl *c, int fd, uint64_t timeout_ns, const char *who)
+int ctl_init(struct ctl *c, int fd, uint64_t timeout_ns, const char *who)
 {
-	struct timeval tv = { .tv_sec = timeout_ns / NSEC_PER_SEC,
-			      .tv_usec = (timeout_ns % NSEC_PER_SEC) / 1000 };
+	pthread_condattr_t ca;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->abort_fd = -1;
 	c->timeout_ns = timeout_ns;
 	c->who = who;
 	c->last_rx = c->last_tx = mstream_now_ns();
+	c->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake < 0)
+		return fail(-errno, "eventfd: %s", strerror(errno));
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
-	/* Frames sent by the session's thread give up after the timeout. */
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	pthread_mutex_init(&c->tx_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return 0;
 }
 
 int ctl_start(struct ctl *c)
@@ -513,28 +582,50 @@ int ctl_start(struct ctl *c)
 
 int ctl_send(struct ctl *c, uint16_t type, const void *payload, uint32_t len)
 {
-	int ret;
+	int ret, abort_fd;
 
 	pthread_mutex_lock(&c->lock);
-	ret = net_send_frame(c->fd, type, payload, len);
+	/* ABORT goes out even when the abort is ours. */
+	abort_fd = type == F_ABORT ? -1 : c->abort_fd;
+	pthread_mutex_unlock(&c->lock);
+	/* Only senders serialize here: the monitor goes on reading (and
+	 * failing the session) while a send waits for the peer. */
+	pthread_mutex_lock(&c->tx_lock);
+	ret = send_frame2(c->fd, type, payload, len, mstream_now_ns() + c->timeout_ns, c->wake,
+			  abort_fd);
+	pthread_mutex_unlock(&c->tx_lock);
+	pthread_mutex_lock(&c->lock);
 	if (!ret)
 		c->last_tx = mstream_now_ns();
+	if (ret == -ECANCELED && c->peer_err)
+		ret = c->peer_err;
 	pthread_mutex_unlock(&c->lock);
 	if (ret)
-		return fail(ret, "control connection to the %s: %s", c->who, strerror(-ret));
+		return fail(ret, "control connection to the %s: %s", c->who,
+			    c->peer_msg[0] ? c->peer_msg : strerror(-ret));
 	return 0;
 }
 
-int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg)
+int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg, uint64_t deadline)
 {
+	struct timespec ts = { .tv_sec = deadline / NSEC_PER_SEC, .tv_nsec = deadline % NSEC_PER_SEC };
 	int ret = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while (!ready(c, arg) && !c->peer_err && c->running)
-		pthread_cond_wait(&c->cond, &c->lock);
+	while (!ready(c, arg) && !c->peer_err && !c->cancelled && c->running) {
+		if (!deadline)
+			pthread_cond_wait(&c->cond, &c->lock);
+		else if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
+			break;
+	}
 	if (!ready(c, arg))
-		ret = c->peer_err ? c->peer_err : -ECONNRESET;
+		ret = c->peer_err ? c->peer_err : c->cancelled ? -ECANCELED :
+			c->running ? -ETIMEDOUT : -ECONNRESET;
 	pthread_mutex_unlock(&c->lock);
+	if (ret == -ETIMEDOUT)
+		return fail(ret, "the %s did not finish in time", c->who);
+	if (ret == -ECANCELED)
+		return fail(ret, "interrupted");
 	if (ret)
 		return fail(ret, "%s", c->peer_msg[0] ? c->peer_msg : "the peer went away");
 	return 0;
@@ -542,21 +633,34 @@ int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg)
 
 void ctl_attach(struct ctl *c, struct mstream_session *s)
 {
+	int fd = s ? fcntl(session_abort_fd(s), F_DUPFD_CLOEXEC, 0) : -1;
+
 	pthread_mutex_lock(&c->lock);
 	c->session = s;
+	close_fd(&c->abort_fd);
+	c->abort_fd = fd;
+	c->cancelled = false;
 	pthread_mutex_unlock(&c->lock);
 }
 
 void ctl_stop(struct ctl *c)
 {
+	uint64_t one = 1;
+
 	pthread_mutex_lock(&c->lock);
 	c->stop = true;
 	c->session = NULL;
+	if (write(c->wake, &one, sizeof(one)) < 0) {
+		/* a saturated counter is readable anyway */
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->running) {
 		pthread_join(c->thread, NULL);
 		c->running = false;
 	}
+	close_fd(&c->abort_fd);
+	close_fd(&c->wake);
 	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->tx_lock);
 	pthread_cond_destroy(&c->cond);
 }

@@ -66,9 +66,12 @@ struct net_end_stream {
 struct ctl {
 	int fd;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_mutex_t tx_lock;	/* one frame at a time on fd; not the state's lock */
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
 	pthread_t thread;
-	bool running, stop;
+	int wake;			/* eventfd: readable once lost or stopping */
+	int abort_fd;			/* the attached session's abort eventfd (dup) */
+	bool running, stop, cancelled;
 	uint64_t timeout_ns, last_rx, last_tx;
 	int peer_err;
 	char peer_msg[384];
@@ -89,31 +92,42 @@ struct ctl {
 	uint64_t sum[MSTREAM_MAX_DEVICES];
 };
 
-int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *fd);
+/*
+ * Every wait below ends at its deadline (0: none) with -ETIMEDOUT, or at once
+ * with -ECANCELED when `wake` (an eventfd, or -1) is readable: the session's
+ * abort, which ^C and SIGTERM write.
+ */
+int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, int *fd);
 int net_listen(const char *host, uint16_t port, int *fd, uint16_t *bound);
 /* Accept one connection before the deadline; peer gets "addr:port". */
-int net_accept(int lfd, uint64_t deadline, int *fd, char *peer, size_t len);
+int net_accept(int lfd, uint64_t deadline, int wake, int *fd, char *peer, size_t len);
 
-int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token);
+int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token,
+		   uint64_t deadline, int wake);
 /* Read a hello and check magic, version and token; reason on failure. */
-int net_recv_hello(int fd, uint64_t deadline, const char *token, struct net_hello *h,
+int net_recv_hello(int fd, uint64_t deadline, int wake, const char *token, struct net_hello *h,
 		   char *why, size_t whylen);
 
-/* Exactly len bytes before the deadline (0: none). -ENODATA on EOF. */
-int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline);
-int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len);
+/* Exactly len bytes. -ENODATA on EOF. */
+int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline, int wake);
+/* The whole frame or an error (never a part of one). */
+int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t deadline,
+		   int wake);
 /* A frame into buf (max bytes); *type and *len are what arrived. */
-int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_t max,
+int net_recv_frame(int fd, uint64_t deadline, int wake, uint16_t *type, void *buf, uint32_t max,
 		   uint32_t *len);
 
 /* Control connection: a monitor thread that answers heartbeats, records
  * frames, and fails the session when the peer is lost. */
-void ctl_init(struct ctl *c, int fd, uint64_t timeout_ns, const char *who);
+int ctl_init(struct ctl *c, int fd, uint64_t timeout_ns, const char *who);
 int ctl_start(struct ctl *c);
-/* Send a frame under the lock (the monitor sends heartbeats concurrently). */
+/* Send a frame within the timeout; ends early if the peer is lost or the
+ * session aborted (except an ABORT frame: that one is our answer to it). */
 int ctl_send(struct ctl *c, uint16_t type, const void *payload, uint32_t len);
-/* Wait until ready(c, arg) holds (under the lock), or the peer is lost. */
-int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg);
+/* Wait until ready(c, arg) holds (under the lock), or the peer is lost, the
+ * session aborted, or the deadline (0: none) passed. */
+int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg,
+	     uint64_t deadline);
 void ctl_attach(struct ctl *c, struct mstream_session *s);
 void ctl_stop(struct ctl *c);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "endpoint.h"
 
@@ -43,6 +44,7 @@ struct mstream_session {
 	pthread_mutex_t lock;		/* pool, dev[].st, ndev, pub, abort_msg */
 	struct mstream_pool *pool;
 	int abort_err;			/* atomic: set by mstream_session_abort() */
+	int abort_efd;			/* ... which also makes this readable */
 	char abort_msg[MSTREAM_ERRMSG];
 	char err[MSTREAM_ERRMSG];
 	struct mstream_source *src;
@@ -68,6 +70,11 @@ int mstream_session_create(struct mstream_session **sp, const struct mstream_ses
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->abort_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->abort_efd < 0) {
+		free(s);
+		return fail(-errno, "eventfd: %s", strerror(errno));
+	}
 	if (p)
 		s->p = *p;
 	if (!s->p.policy.dirty_threshold)
@@ -88,12 +95,23 @@ int mstream_session_create(struct mstream_session **sp, const struct mstream_ses
 
 void mstream_session_abort(struct mstream_session *s, int err)
 {
-	/* Only an atomic store: callable from a signal handler. The session's
-	 * loop sees it within one tick and cancels the pool itself. */
-	int zero = 0;
+	/* An atomic store and a write(): callable from a signal handler. The
+	 * session's loop sees it within one tick and cancels the pool itself;
+	 * network waits poll the eventfd and end at once. */
+	uint64_t one = 1;
+	int zero = 0, saved = errno;
 
 	__atomic_compare_exchange_n(&s->abort_err, &zero, err < 0 ? err : -ECANCELED, false,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	if (write(s->abort_efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, readable anyway */
+	}
+	errno = saved;
+}
+
+int session_abort_fd(struct mstream_session *s)
+{
+	return s ? s->abort_efd : -1;
 }
 
 void session_abort_msg(struct mstream_session *s, int err, const char *fmt, ...)
@@ -254,7 +272,8 @@ static int check(struct mstream_session *s, bool stall)
 		struct sdev *sd = &s->dev[d];
 		/* The source has stopped (or, for a receiver, the sender has):
 		 * from then on data must keep moving. */
-		uint64_t base = s->src->ops->stop ? sd->t_stop : s->src->t_switchover;
+		uint64_t base = s->src->ops->stop ? sd->t_stop :
+				__atomic_load_n(&s->src->t_switchover, __ATOMIC_RELAXED);
 
 		for (unsigned int k = 0; k < sd->nstreams; k++) {
 			struct mstream_stream_stats ss;
@@ -667,8 +686,9 @@ int mstream_session_run(struct mstream_session *s, struct mstream_source *src,
 		goto fail;
 	}
 	s->st.t_end_ns = mstream_now_ns();
-	if (src->t_switchover && !src->ops->stop)
-		s->st.t_stop_ns = src->t_switchover; /* a receiver: from the sender's stop */
+	if (!src->ops->stop && __atomic_load_n(&src->t_switchover, __ATOMIC_RELAXED))
+		/* a receiver: from the sender's stop */
+		s->st.t_stop_ns = __atomic_load_n(&src->t_switchover, __ATOMIC_RELAXED);
 	if (src->ops->committed)
 		src->ops->committed(src, 0, NULL);
 
@@ -767,6 +787,7 @@ void mstream_session_destroy(struct mstream_session *s)
 		return;
 	release_pool(s);
 	free(s->dev);
+	close(s->abort_efd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

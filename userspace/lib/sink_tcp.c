@@ -46,6 +46,8 @@ static void put64(uint8_t **p, uint64_t v)
  * token) or is serving another session; or it said nothing in time. */
 static int handshake_failed(struct sink_tcp *kt, int err)
 {
+	if (err == -ECANCELED)
+		return fail(err, "interrupted");
 	if (err == -ETIMEDOUT)
 		return fail(err, "receiver %s:%u did not answer within %llu s", kt->host, kt->port,
 			    (unsigned long long)(kt->timeout_ns / NSEC_PER_SEC));
@@ -62,22 +64,25 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 {
 	struct sink_tcp *kt = KT(sink);
 	uint8_t buf[4 + MSTREAM_MAX_DEVICES * 72], *p = buf, reply[512];
+	int ret, wake = session_abort_fd(sink->session);
 	uint64_t deadline;
 	uint32_t len;
 	uint16_t type;
-	int ret;
 
 	sink->dev = ep_devs_alloc(ndev);
 	if (!sink->dev)
 		return -ENOMEM;
 	sink->ndev = ndev;
-	ret = net_connect(kt->host, kt->port, kt->timeout_ns, &kt->cfd);
+	ret = net_connect(kt->host, kt->port, kt->timeout_ns, wake, &kt->cfd);
 	if (ret)
 		return ret;
-	ctl_init(&kt->ctl, kt->cfd, kt->timeout_ns, "receiver");
+	ret = ctl_init(&kt->ctl, kt->cfd, kt->timeout_ns, "receiver");
+	if (ret)
+		return ret;
 	kt->ctl.ndev = ndev;
 	kt->ctl_ok = true;
-	ret = net_send_hello(kt->cfd, NET_ROLE_CONTROL, 0, 0, kt->token);
+	deadline = mstream_now_ns() + kt->timeout_ns;
+	ret = net_send_hello(kt->cfd, NET_ROLE_CONTROL, 0, 0, kt->token, deadline, wake);
 	if (ret)
 		return handshake_failed(kt, ret);
 	put32(&p, ndev);
@@ -91,13 +96,13 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 		memcpy(p, name, 64);
 		p += 64;
 	}
-	ret = net_send_frame(kt->cfd, F_LAYOUT, buf, p - buf);
+	ret = net_send_frame(kt->cfd, F_LAYOUT, buf, p - buf, deadline, wake);
 	if (ret)
 		return handshake_failed(kt, ret);
 
 	/* The receiver answers once its destinations are RESUMING. */
 	deadline = mstream_now_ns() + kt->timeout_ns;
-	ret = net_recv_frame(kt->cfd, deadline, &type, reply, sizeof(reply) - 1, &len);
+	ret = net_recv_frame(kt->cfd, deadline, wake, &type, reply, sizeof(reply) - 1, &len);
 	if (ret)
 		return handshake_failed(kt, ret);
 	if (type == F_READY || type == F_ABORT) {
@@ -116,9 +121,10 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 		for (unsigned int k = 0; k < src[d].lay.nstreams; k++) {
 			int *fd = &sink->dev[d].fds[k];
 
-			ret = net_connect(kt->host, kt->port, kt->timeout_ns, fd);
+			ret = net_connect(kt->host, kt->port, kt->timeout_ns, wake, fd);
 			if (!ret)
-				ret = net_send_hello(*fd, NET_ROLE_STREAM, d, k, kt->token);
+				ret = net_send_hello(*fd, NET_ROLE_STREAM, d, k, kt->token,
+						     mstream_now_ns() + kt->timeout_ns, wake);
 			if (ret)
 				return fail(ret, "stream %u/%u to %s:%u: %s", d, k, kt->host, kt->port,
 					    strerror(-ret));
@@ -167,7 +173,7 @@ static bool sums_ready(struct ctl *c, void *arg)
 static int kt_commit(struct mstream_sink *sink)
 {
 	struct sink_tcp *kt = KT(sink);
-	int ret = ctl_wait(&kt->ctl, ack_ready, NULL);
+	int ret = ctl_wait(&kt->ctl, ack_ready, NULL, 0);
 
 	if (ret)
 		return ret;
@@ -180,7 +186,7 @@ static int kt_commit(struct mstream_sink *sink)
 static int kt_checksum(struct mstream_sink *sink, unsigned int d, uint64_t *sum)
 {
 	struct sink_tcp *kt = KT(sink);
-	int ret = ctl_wait(&kt->ctl, sums_ready, NULL);
+	int ret = ctl_wait(&kt->ctl, sums_ready, NULL, 0);
 
 	if (ret)
 		return ret;

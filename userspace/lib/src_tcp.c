@@ -70,8 +70,8 @@ static int read_layout(struct src_tcp *st)
 	uint16_t type;
 	int ret;
 
-	ret = net_recv_frame(st->cfd, mstream_now_ns() + st->timeout_ns, &type, buf, sizeof(buf),
-			     &len);
+	ret = net_recv_frame(st->cfd, mstream_now_ns() + st->timeout_ns,
+			     session_abort_fd(src->session), &type, buf, sizeof(buf), &len);
 	if (ret)
 		return fail(ret == -ENODATA ? -ECONNRESET : ret, "sender: no layout: %s",
 			    ret == -EPROTO ? "malformed frame" : strerror(-ret));
@@ -106,18 +106,22 @@ static int ts_layout(struct mstream_source *src, const struct mstream_session_pa
 	uint64_t deadline = mstream_now_ns() + st->accept_ns;
 	struct net_hello h;
 	char peer[128], why[128];
-	int ret, fd = -1;
+	int ret, fd = -1, wake = session_abort_fd(src->session);
 
 	(void)p; /* the sender's layout rules; its hello was authenticated */
 	for (;;) {
-		ret = net_accept(st->lfd, deadline, &fd, peer, sizeof(peer));
+		ret = net_accept(st->lfd, deadline, wake, &fd, peer, sizeof(peer));
 		if (ret == -ETIMEDOUT)
 			return fail(ret, "no sender connected to port %u within %llu s", st->port,
 				    (unsigned long long)(st->accept_ns / NSEC_PER_SEC));
 		if (ret)
 			return fail(ret, "accept: %s", strerror(-ret));
-		ret = net_recv_hello(fd, mstream_now_ns() + st->timeout_ns, st->token, &h, why,
-				     sizeof(why));
+		ret = net_recv_hello(fd, mstream_now_ns() + st->timeout_ns, wake, st->token, &h,
+				     why, sizeof(why));
+		if (ret == -ECANCELED) {
+			close_fd(&fd);
+			return fail(ret, "interrupted");
+		}
 		if (!ret && h.role != NET_ROLE_CONTROL) {
 			snprintf(why, sizeof(why), "a stream connection before the session's");
 			ret = -EPROTO;
@@ -129,7 +133,9 @@ static int ts_layout(struct mstream_source *src, const struct mstream_session_pa
 			return ret;
 	}
 	st->cfd = fd;
-	ctl_init(&st->ctl, fd, st->timeout_ns, "sender");
+	ret = ctl_init(&st->ctl, fd, st->timeout_ns, "sender");
+	if (ret)
+		return ret;
 	st->ctl.switchover_out = &src->t_switchover;
 	st->ctl_ok = true;
 	return read_layout(st);
@@ -141,7 +147,7 @@ static int ts_start(struct mstream_source *src)
 	unsigned int want = 0, got = 0;
 	uint8_t ready[4] = { 0 };
 	uint64_t deadline;
-	int ret;
+	int ret, wake = session_abort_fd(src->session);
 
 	ret = ctl_send(&st->ctl, F_READY, ready, sizeof(ready));
 	if (ret)
@@ -155,13 +161,17 @@ static int ts_start(struct mstream_source *src)
 		char peer[128], why[128];
 		int fd = -1;
 
-		ret = net_accept(st->lfd, deadline, &fd, peer, sizeof(peer));
+		ret = net_accept(st->lfd, deadline, wake, &fd, peer, sizeof(peer));
 		if (ret == -ETIMEDOUT)
 			return fail(ret, "only %u of the %u stream connections arrived", got, want);
 		if (ret)
 			return fail(ret, "accept: %s", strerror(-ret));
-		ret = net_recv_hello(fd, mstream_now_ns() + st->timeout_ns, st->token, &h, why,
-				     sizeof(why));
+		ret = net_recv_hello(fd, mstream_now_ns() + st->timeout_ns, wake, st->token, &h,
+				     why, sizeof(why));
+		if (ret == -ECANCELED) {
+			close_fd(&fd);
+			return fail(ret, "interrupted");
+		}
 		if (!ret && (h.role != NET_ROLE_STREAM || h.dev >= src->ndev ||
 			     h.stream >= src->dev[h.dev].lay.nstreams)) {
 			snprintf(why, sizeof(why), "a stream outside the session's layout");
@@ -202,7 +212,7 @@ static int ts_device_done(struct mstream_source *src, unsigned int d,
 {
 	struct src_tcp *st = ST(src);
 	struct end_arg a = { d };
-	int ret = ctl_wait(&st->ctl, end_ready, &a);
+	int ret = ctl_wait(&st->ctl, end_ready, &a, 0);
 
 	if (ret)
 		return ret;

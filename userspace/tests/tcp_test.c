@@ -16,6 +16,7 @@
 
 #include "kselftest_harness.h"
 
+#include "net.h"
 #include "savegen.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
@@ -394,6 +395,82 @@ TEST_F(tcp, sender_killed_midway)
 	manifest_free(&big);
 	snprintf(err, sizeof(err), "rm -rf %s", bigdir);
 	ASSERT_EQ(0, system(err));
+}
+
+/* The control connection, on a socketpair whose far end this test plays. */
+struct ctl_send_job {
+	struct ctl *c;
+	pthread_t thread;
+	int ret;
+};
+
+static void *ctl_send_main(void *arg)
+{
+	struct ctl_send_job *j = arg;
+
+	j->ret = ctl_send(j->c, F_SWITCHOVER, NULL, 0);
+	return NULL;
+}
+
+static bool never(struct ctl *c, void *arg)
+{
+	return false;
+}
+
+static void peer_frame(int fd, uint16_t type, const void *payload, uint32_t len)
+{
+	struct {
+		uint32_t magic;
+		uint16_t type, flags;
+		uint32_t len;
+	} __attribute__((packed)) hdr = { htole32(NET_FRAME_MAGIC), htole16(type), 0, htole32(len) };
+
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || (len && write(fd, payload, len) != len))
+		abort();
+}
+
+/* A send stuck on a peer that does not read must not stop the monitor from
+ * seeing what that peer says: its ABORT reaches a waiter at once, and ends
+ * the stuck send (the timeout is an hour). */
+TEST(ctl_send_stuck_does_not_block_the_monitor)
+{
+	struct ctl c;
+	struct ctl_send_job j = { .c = &c };
+	char junk[4096] = { 0 };
+	uint8_t abort_msg[8] = { 0xf3, 0xff, 0xff, 0xff, 'b', 'y', 'e', 0 }; /* -13 */
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, ctl_init(&c, sv[0], 3600ULL * 1000000000ULL, "peer"));
+	ASSERT_EQ(0, ctl_start(&c));
+	while (send(sv[0], junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		; /* the peer reads nothing: our side is full */
+	pthread_create(&j.thread, NULL, ctl_send_main, &j);
+	peer_frame(sv[1], F_ABORT, abort_msg, 7);
+	EXPECT_EQ(-EACCES, ctl_wait(&c, never, NULL, 0));
+	pthread_join(j.thread, NULL);
+	EXPECT_NE(0, j.ret);
+	ctl_stop(&c);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* The heartbeat is a frame like any other: little-endian on every host. */
+TEST(heartbeat_is_little_endian)
+{
+	static const uint8_t want[12] = { 'M', 'S', 'C', 'F', F_HEARTBEAT, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t got[12];
+	struct ctl c;
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, ctl_init(&c, sv[0], 3600ULL * 1000000000ULL, "peer"));
+	ASSERT_EQ(0, ctl_start(&c));
+	ASSERT_EQ(0, net_recv_exact(sv[1], got, sizeof(got), 0, -1));
+	EXPECT_EQ(0, memcmp(want, got, sizeof(want)));
+	ctl_stop(&c);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_HARNESS_MAIN
