@@ -321,6 +321,10 @@ struct mstream_tcp_params {
 	/* Source: told about each rejected connection (NULL: silent). */
 	void (*log)(const char *msg, void *arg);
 	void *log_arg;
+	/* Source: the whole migration, from the sender's hello to its last
+	 * END record, within this; 0 = 600 s. A sender that stalls, trickles
+	 * or only sends heartbeats cannot keep the destination RESUMING. */
+	uint64_t session_timeout_ns;
 };
 #define MSTREAM_TCP_NO_CHECKSUM (1u << 0) /* do not xxh64 the streams */
 

@@ -83,6 +83,9 @@ struct mstream_source {
 	struct mstream_session *session;
 	/* TCP receiver: when the sender switched over (0: not yet). */
 	uint64_t t_switchover;
+	/* The run fails with -ETIMEDOUT past this (0: no limit): a TCP
+	 * receiver's bound on how long its sender may take. */
+	uint64_t deadline;
 	bool wants_checksum;	/* checksum the streams (files: verify) */
 };
 

@@ -268,6 +268,9 @@ static int check(struct mstream_session *s, bool stall)
 		pthread_mutex_unlock(&s->lock);
 		return ab;
 	}
+	if (s->src->deadline && now > s->src->deadline)
+		return set_err(s, -ETIMEDOUT, "the %s did not finish within the session timeout",
+			       side(s->src->ops->kind, false));
 	for (unsigned int d = 0; d < s->ndev; d++) {
 		struct sdev *sd = &s->dev[d];
 		/* The source has stopped (or, for a receiver, the sender has):
@@ -719,8 +722,11 @@ int mstream_session_run(struct mstream_session *s, struct mstream_source *src,
 	return detach(s, 0);
 
 fail:
+	/* A wait that an abort interrupted: the abort's error (-EINTR for ^C). */
+	if (ret == -ECANCELED && __atomic_load_n(&s->abort_err, __ATOMIC_SEQ_CST))
+		ret = __atomic_load_n(&s->abort_err, __ATOMIC_SEQ_CST);
 	s->st.phase = MSTREAM_PHASE_FAILED;
-	if (!s->st.error)
+	if (!s->st.error || s->st.error == -ECANCELED)
 		s->st.error = ret;
 	pthread_mutex_lock(&s->lock);
 	if (s->pool)

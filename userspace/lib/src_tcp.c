@@ -27,7 +27,7 @@ struct src_tcp {
 	struct mstream_source src;
 	char host[256];
 	char token[MSTREAM_TOKEN_MAX + 1];
-	uint64_t timeout_ns, accept_ns;
+	uint64_t timeout_ns, accept_ns, session_ns;
 	int lfd, cfd;
 	uint16_t port;
 	struct ctl ctl;
@@ -133,6 +133,7 @@ static int ts_layout(struct mstream_source *src, const struct mstream_session_pa
 			return ret;
 	}
 	st->cfd = fd;
+	src->deadline = mstream_now_ns() + st->session_ns;
 	ret = ctl_init(&st->ctl, fd, st->timeout_ns, "sender");
 	if (ret)
 		return ret;
@@ -212,7 +213,7 @@ static int ts_device_done(struct mstream_source *src, unsigned int d,
 {
 	struct src_tcp *st = ST(src);
 	struct end_arg a = { d };
-	int ret = ctl_wait(&st->ctl, end_ready, &a, 0);
+	int ret = ctl_wait(&st->ctl, end_ready, &a, src->deadline);
 
 	if (ret)
 		return ret;
@@ -324,6 +325,7 @@ int mstream_source_create_tcp(struct mstream_source **srcp, const struct mstream
 	snprintf(st->token, sizeof(st->token), "%s", p->token);
 	st->timeout_ns = p->timeout_ns ? p->timeout_ns : 10 * NSEC_PER_SEC;
 	st->accept_ns = p->accept_timeout_ns ? p->accept_timeout_ns : 60 * NSEC_PER_SEC;
+	st->session_ns = p->session_timeout_ns ? p->session_timeout_ns : 600 * NSEC_PER_SEC;
 	st->log = p->log;
 	st->log_arg = p->log_arg;
 	st->cfd = -1;

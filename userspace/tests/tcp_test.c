@@ -24,7 +24,7 @@
 struct recv_job {
 	const char *dir;
 	const char *token;
-	uint64_t timeout_ns, accept_ns;
+	uint64_t timeout_ns, accept_ns, session_ns;
 	struct mstream_source *src;
 	int port;
 	pthread_t thread;
@@ -56,6 +56,7 @@ static int recv_listen(struct recv_job *j)
 		.accept_timeout_ns = j->accept_ns,
 		.log = recv_log,
 		.log_arg = j,
+		.session_timeout_ns = j->session_ns,
 	};
 	int ret;
 
@@ -471,6 +472,114 @@ TEST(heartbeat_is_little_endian)
 	ctl_stop(&c);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* ^C while `recv` waits for its sender (an hour): the handler's abort ends
+ * the wait at once. */
+static struct mstream_session *sig_session;
+
+static void on_sigusr1(int sig)
+{
+	mstream_session_abort(sig_session, -EINTR);
+}
+
+struct run_job {
+	struct mstream_session *s;
+	struct mstream_source *src;
+	struct mstream_sink *sink;
+	pthread_t thread;
+	int ret;
+};
+
+static void *run_main(void *arg)
+{
+	struct run_job *j = arg;
+
+	j->ret = mstream_session_run(j->s, j->src, j->sink);
+	return NULL;
+}
+
+TEST_F(tcp, signal_interrupts_the_wait_for_a_sender)
+{
+	struct mstream_session_params sp = { .pool = { .threads = 1, .buf_size = 65536,
+						       .flags = MSTREAM_POOL_NO_FIXED_BUFFERS } };
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	struct run_job j = { 0 };
+
+	self->job.accept_ns = 3600ULL * 1000000000ULL;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	ASSERT_EQ(0, mstream_sink_create_files(&j.sink, self->dst));
+	ASSERT_EQ(0, mstream_session_create(&j.s, &sp));
+	j.src = self->job.src;
+	sig_session = j.s;
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_create(&j.thread, NULL, run_main, &j);
+	pthread_kill(j.thread, SIGUSR1);
+	pthread_join(j.thread, NULL);
+	EXPECT_EQ(-EINTR, j.ret) TH_LOG("%s", mstream_session_error(j.s));
+	mstream_session_destroy(j.s);
+	mstream_sink_destroy(j.sink);
+	mstream_source_destroy(j.src);
+}
+
+/* A sender that connects, announces one stream, and then only heartbeats:
+ * the receiver gives up at its session timeout instead of waiting forever. */
+struct fake_sender {
+	int port;
+	bool stop;
+	pthread_t thread;
+};
+
+static int fake_connect(int port, uint32_t role)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (connect(fd, (void *)&a, sizeof(a)) ||
+	    net_send_hello(fd, role, 0, 0, TOKEN, 0, -1))
+		abort();
+	return fd;
+}
+
+static void *fake_sender_main(void *arg)
+{
+	struct fake_sender *f = arg;
+	uint8_t layout[4 + 72] = { 1 }, reply[512];
+	uint32_t len;
+	uint16_t type;
+	int c, d;
+
+	c = fake_connect(f->port, NET_ROLE_CONTROL);
+	layout[8] = 1; /* one device: v2, one stream */
+	if (net_send_frame(c, F_LAYOUT, layout, sizeof(layout), 0, -1) ||
+	    net_recv_frame(c, 0, -1, &type, reply, sizeof(reply), &len) || type != F_READY)
+		abort();
+	d = fake_connect(f->port, NET_ROLE_STREAM);
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+		if (net_send_frame(c, F_HEARTBEAT, NULL, 0, 0, -1))
+			break; /* the receiver hung up */
+		msleep(100);
+	}
+	close(d);
+	close(c);
+	return NULL;
+}
+
+TEST_F(tcp, sender_that_only_heartbeats)
+{
+	struct fake_sender f;
+
+	self->job.session_ns = 2000000000ULL;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	f = (struct fake_sender){ .port = self->job.port };
+	pthread_create(&f.thread, NULL, fake_sender_main, &f);
+	recv_main(&self->job);
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
+	pthread_join(f.thread, NULL);
+	EXPECT_EQ(-ETIMEDOUT, self->job.ret);
+	TH_LOG("receiver: %s", self->job.err);
+	EXPECT_FALSE(has_manifest(self->dst));
 }
 
 TEST_HARNESS_MAIN
