@@ -325,6 +325,9 @@ struct mstream_tcp_params {
 	 * END record, within this; 0 = 600 s. A sender that stalls, trickles
 	 * or only sends heartbeats cannot keep the destination RESUMING. */
 	uint64_t session_timeout_ns;
+	/* Source: only peers with this address, or in this ADDRESS/PREFIX
+	 * ("192.0.2.7", "10.0.0.0/8", "fd00::/8"); NULL: any. */
+	const char *allow_from;
 };
 #define MSTREAM_TCP_NO_CHECKSUM (1u << 0) /* do not xxh64 the streams */
 

@@ -63,14 +63,12 @@ static int poll_until(int fd, short ev, uint64_t deadline, int wake)
 	return poll2(fd, ev, deadline, wake, -1);
 }
 
-static int resolve(const char *host, uint16_t port, bool passive, struct addrinfo **res)
+static int resolve(const char *host, uint16_t port, struct addrinfo **res)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	char svc[8];
 	int r;
 
-	if (passive)
-		hints.ai_flags |= AI_PASSIVE;
 	snprintf(svc, sizeof(svc), "%u", port);
 	r = getaddrinfo(host ? host : "127.0.0.1", svc, &hints, res);
 	if (r)
@@ -84,7 +82,7 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, 
 	struct addrinfo *res, *ai;
 	int ret, fd = -1, one = 1;
 
-	ret = resolve(host, port, false, &res);
+	ret = resolve(host, port, &res);
 	if (ret)
 		return ret;
 	ret = -EHOSTUNREACH;
@@ -125,59 +123,6 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, 
 	/* Blocking from here on, for the pool (io_uring polls for it); our own
 	 * sends and receives here are MSG_DONTWAIT with a poll. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	*out = fd;
-	return 0;
-}
-
-int net_listen(const char *host, uint16_t port, int *out, uint16_t *bound)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	struct addrinfo *res;
-	int ret, fd, one = 1;
-
-	ret = resolve(host, port, true, &res);
-	if (ret)
-		return ret;
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = -errno;
-		freeaddrinfo(res);
-		return fail(ret, "socket: %s", strerror(-ret));
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
-		ret = -errno;
-		freeaddrinfo(res);
-		close(fd);
-		return fail(ret, "cannot listen on %s:%u: %s", host ? host : "127.0.0.1", port,
-			    strerror(-ret));
-	}
-	freeaddrinfo(res);
-	getsockname(fd, (struct sockaddr *)&ss, &sslen);
-	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
-						  ((struct sockaddr_in *)&ss)->sin_port);
-	*out = fd;
-	return 0;
-}
-
-int net_accept(int lfd, uint64_t deadline, int wake, int *out, char *peer, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
-	int ret, fd, one = 1;
-
-	ret = poll_until(lfd, POLLIN, deadline, wake);
-	if (ret)
-		return ret;
-	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host), serv, sizeof(serv),
-		    NI_NUMERICHOST | NI_NUMERICSERV);
-	snprintf(peer, len, "%s:%s", host, serv);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	*out = fd;
 	return 0;
@@ -250,21 +195,12 @@ int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const c
 	return send_all(fd, &h, sizeof(h), deadline, wake, -1);
 }
 
-int net_recv_hello(int fd, uint64_t deadline, int wake, const char *token, struct net_hello *h,
-		   char *why, size_t whylen)
+int net_check_hello(struct net_hello *h, const char *token, char *why, size_t whylen)
 {
 	uint8_t want[MSTREAM_TOKEN_MAX] = { 0 };
 	size_t tl = strlen(token);
-	int ret, bad;
+	int bad;
 
-	ret = net_recv_exact(fd, h, sizeof(*h), deadline, wake);
-	if (ret) {
-		snprintf(why, whylen, "%s", ret == -ETIMEDOUT ? "no hello in time" :
-					    ret == -ECANCELED ? "interrupted" :
-					    ret == -ENODATA   ? "closed before its hello" :
-								strerror(-ret));
-		return ret;
-	}
 	if (memcmp(h->magic, NET_HELLO_MAGIC, 8)) {
 		snprintf(why, whylen, "not an mstream peer (bad magic)");
 		return -EPROTO;

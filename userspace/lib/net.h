@@ -25,6 +25,7 @@
 #define MSTREAM_NET_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 
 #include "internal.h"
@@ -98,15 +99,12 @@ struct ctl {
  * abort, which ^C and SIGTERM write.
  */
 int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, int *fd);
-int net_listen(const char *host, uint16_t port, int *fd, uint16_t *bound);
-/* Accept one connection before the deadline; peer gets "addr:port". */
-int net_accept(int lfd, uint64_t deadline, int wake, int *fd, char *peer, size_t len);
 
 int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token,
 		   uint64_t deadline, int wake);
-/* Read a hello and check magic, version and token; reason on failure. */
-int net_recv_hello(int fd, uint64_t deadline, int wake, const char *token, struct net_hello *h,
-		   char *why, size_t whylen);
+/* Check a received hello's magic, version and token (and put its fields in
+ * host order): 0, or a negative errno and the reason in why. */
+int net_check_hello(struct net_hello *h, const char *token, char *why, size_t whylen);
 
 /* Exactly len bytes. -ENODATA on EOF. */
 int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline, int wake);
@@ -130,6 +128,61 @@ int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg,
 	     uint64_t deadline);
 void ctl_attach(struct ctl *c, struct mstream_session *s);
 void ctl_stop(struct ctl *c);
+
+/* ---- net_accept.c: the receiver's listening sockets and pending hellos ---- */
+
+#define NET_MAX_LISTEN 8
+#define NET_MAX_PENDING 64
+#define NET_PEER_LEN 64
+
+struct net_pending {
+	int fd;
+	uint64_t deadline;	/* for its whole hello */
+	size_t got;
+	struct net_hello h;
+	char peer[NET_PEER_LEN];
+};
+
+struct net_filter {
+	bool set;
+	int family;
+	uint8_t addr[16];
+	unsigned int prefix;
+};
+
+struct acceptor {
+	int lfd[NET_MAX_LISTEN];
+	unsigned int nlfd;
+	uint16_t port;
+	struct net_pending pend[NET_MAX_PENDING];
+	unsigned int npend;
+	struct net_filter allow;
+	void (*log)(const char *msg, void *arg);
+	void *log_arg;
+	uint64_t log_window;
+	unsigned int logged, suppressed;
+	unsigned long rejected;
+};
+
+/* "192.0.2.1:7000", "[::1]:7000". */
+void net_format_addr(const struct sockaddr *sa, socklen_t len, char *buf, size_t blen);
+
+/* Listen on every address host resolves to (NULL: 127.0.0.1; "": every
+ * local address, IPv4 and IPv6), one port for all (port 0: a free one, in
+ * a->port). allow: NULL, or an address or ADDRESS/PREFIX that peers must
+ * match. Set a->log after this to hear about rejections. */
+int acceptor_open(struct acceptor *a, const char *host, uint16_t port, const char *allow);
+/* 0 to take the connection whose checked hello is h, or a negative errno
+ * and the reason to reject it. */
+typedef int (*acceptor_want_fn)(const struct net_hello *h, void *arg, char *why, size_t len);
+/* The next connection with a good hello that want() takes, as a blocking
+ * socket in *fd; before the deadline (0: none), each hello within hello_ns
+ * of its connect. Everything else is rejected on the way. */
+int acceptor_next(struct acceptor *a, uint64_t deadline, uint64_t hello_ns, int wake,
+		  const char *token, acceptor_want_fn want, void *arg, int *fd,
+		  struct net_hello *h, char *peer, size_t plen);
+/* Reject what is still pending (why), stop listening. */
+void acceptor_close(struct acceptor *a, const char *why);
 
 /* Token length and the like, for both TCP endpoints. */
 int check_tcp_params(const struct mstream_tcp_params *p);

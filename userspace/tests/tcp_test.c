@@ -25,6 +25,7 @@ struct recv_job {
 	const char *dir;
 	const char *token;
 	uint64_t timeout_ns, accept_ns, session_ns;
+	const char *host, *allow;
 	struct mstream_source *src;
 	int port;
 	pthread_t thread;
@@ -57,6 +58,8 @@ static int recv_listen(struct recv_job *j)
 		.log = recv_log,
 		.log_arg = j,
 		.session_timeout_ns = j->session_ns,
+		.host = j->host,
+		.allow_from = j->allow,
 	};
 	int ret;
 
@@ -304,10 +307,91 @@ TEST_F(tcp, hostile_connections_then_the_sender)
 	TH_LOG("receiver logged:\n%s", self->job.log);
 	EXPECT_EQ(2, self->job.rejects);
 	EXPECT_NE(NULL, strstr(self->job.log, "bad magic"));
-	EXPECT_NE(NULL, strstr(self->job.log, "no hello in time"));
+	/* The silent one: its own deadline, or the end of the accepting. */
+	EXPECT_TRUE(strstr(self->job.log, "no hello in time") ||
+		    strstr(self->job.log, "the session has all its connections"));
 	same_save(_metadata, self->dst, &self->m);
 	close(bad1);
 	close(bad2);
+}
+
+/* A source-address filter: a sender outside it is turned away. */
+TEST_F(tcp, address_filter)
+{
+	char err[512];
+
+	self->job.allow = "192.0.2.0/24";
+	self->job.accept_ns = 1500000000ULL;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	EXPECT_NE(0, send_save(self->src, self->job.port, TOKEN, 2000000000ULL, err, sizeof(err),
+			       NULL, NULL));
+	pthread_join(self->job.thread, NULL);
+	EXPECT_EQ(-ETIMEDOUT, self->job.ret);
+	EXPECT_NE(NULL, strstr(self->job.log, "address not allowed")) TH_LOG("%s", self->job.log);
+	EXPECT_FALSE(has_manifest(self->dst));
+}
+
+TEST_F(tcp, address_filter_lets_its_prefix_in)
+{
+	char err[512];
+
+	self->job.allow = "127.0.0.0/8";
+	ASSERT_EQ(0, recv_listen(&self->job));
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	ASSERT_EQ(0, send_save(self->src, self->job.port, TOKEN, 2000000000ULL, err, sizeof(err),
+			       NULL, NULL))
+		TH_LOG("sender: %s", err);
+	pthread_join(self->job.thread, NULL);
+	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
+	same_save(_metadata, self->dst, &self->m);
+}
+
+TEST(address_filter_syntax)
+{
+	struct mstream_tcp_params tp = { .token = TOKEN, .allow_from = "10.0.0.0/33" };
+	struct mstream_source *src = NULL;
+
+	EXPECT_EQ(-EINVAL, mstream_source_create_tcp(&src, &tp));
+	tp.allow_from = "fd00::/8";
+	ASSERT_EQ(0, mstream_source_create_tcp(&src, &tp));
+	mstream_source_destroy(src);
+}
+
+/* Seventeen junk connections and a silent one, all before the sender: none
+ * of them fails the session (they are not counted against it), and the
+ * silent one does not hold the door: the sender, whose own timeout is
+ * shorter than the receiver's hello timeout, is served at once. The log
+ * gets a burst of lines and then a count. */
+TEST_F(tcp, many_hostile_connections_neither_fail_nor_stall)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char junk[128], err[512];
+	int bad[18];
+
+	self->job.timeout_ns = 3000000000ULL;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	a.sin_port = htons(self->job.port);
+	memset(junk, 'A', sizeof(junk));
+	for (int i = 0; i < 18; i++) {
+		bad[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ASSERT_EQ(0, connect(bad[i], (void *)&a, sizeof(a)));
+		if (i < 17)
+			ASSERT_EQ(sizeof(junk), send(bad[i], junk, sizeof(junk), 0));
+	}
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	ASSERT_EQ(0, send_save(self->src, self->job.port, TOKEN, 1000000000ULL, err, sizeof(err),
+			       NULL, NULL))
+		TH_LOG("sender: %s", err);
+	pthread_join(self->job.thread, NULL);
+	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
+	TH_LOG("receiver logged:\n%s", self->job.log);
+	EXPECT_NE(NULL, strstr(self->job.log, "bad magic"));
+	EXPECT_NE(NULL, strstr(self->job.log, "more connections rejected"));
+	EXPECT_LT(self->job.rejects, 18);
+	same_save(_metadata, self->dst, &self->m);
+	for (int i = 0; i < 18; i++)
+		close(bad[i]);
 }
 
 /* The receiver, in its own process, freezes as soon as the transfer has
