@@ -315,6 +315,32 @@ TEST_F(tcp, hostile_connections_then_the_sender)
 	close(bad2);
 }
 
+/* "" listens on every address: IPv4 and IPv6 both reach the receiver. */
+TEST_F(tcp, listen_on_every_address)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	char err[512];
+	int fd4, fd6;
+
+	self->job.host = "";
+	ASSERT_EQ(0, recv_listen(&self->job)) TH_LOG("%s", mstream_last_error());
+	a4.sin_port = a6.sin6_port = htons(self->job.port);
+	fd4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	EXPECT_EQ(0, connect(fd4, (void *)&a4, sizeof(a4)));
+	EXPECT_EQ(0, connect(fd6, (void *)&a6, sizeof(a6)));
+	close(fd4);
+	close(fd6);
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	ASSERT_EQ(0, send_save(self->src, self->job.port, TOKEN, 2000000000ULL, err, sizeof(err),
+			       NULL, NULL))
+		TH_LOG("sender: %s", err);
+	pthread_join(self->job.thread, NULL);
+	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
+	same_save(_metadata, self->dst, &self->m);
+}
+
 /* A source-address filter: a sender outside it is turned away. */
 TEST_F(tcp, address_filter)
 {
