@@ -330,6 +330,10 @@ struct mstream_tcp_params {
 	const char *allow_from;
 };
 #define MSTREAM_TCP_NO_CHECKSUM (1u << 0) /* do not xxh64 the streams */
+/* No TLS: the device state and the token cross the network in clear, and
+ * anyone who sees the token can replay it. Trusted networks only. Without
+ * it (the default) every connection is TLS 1.3 keyed with the token. */
+#define MSTREAM_TCP_PLAIN (1u << 1)
 
 #define MSTREAM_TOKEN_MIN 16
 #define MSTREAM_TOKEN_MAX 64

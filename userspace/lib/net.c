@@ -58,7 +58,7 @@ static int poll2(int fd, short ev, uint64_t deadline, int wake, int wake2)
 	}
 }
 
-static int poll_until(int fd, short ev, uint64_t deadline, int wake)
+int net_wait(int fd, short ev, uint64_t deadline, int wake)
 {
 	return poll2(fd, ev, deadline, wake, -1);
 }
@@ -100,7 +100,7 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, 
 			close_fd(&fd);
 			continue;
 		}
-		ret = poll_until(fd, POLLOUT, deadline, wake);
+		ret = net_wait(fd, POLLOUT, deadline, wake);
 		if (!ret && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len))
 			soerr = errno;
 		if (!ret && soerr)
@@ -134,7 +134,7 @@ int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline, int wake)
 
 	while (len) {
 		ssize_t n;
-		int ret = poll_until(fd, POLLIN, deadline, wake);
+		int ret = net_wait(fd, POLLIN, deadline, wake);
 
 		if (ret)
 			return ret;

@@ -99,6 +99,8 @@ struct ctl {
  * abort, which ^C and SIGTERM write.
  */
 int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, int *fd);
+/* Until fd has ev (0), the deadline passes or wake is readable. */
+int net_wait(int fd, short ev, uint64_t deadline, int wake);
 
 int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token,
 		   uint64_t deadline, int wake);
@@ -129,6 +131,29 @@ int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg,
 void ctl_attach(struct ctl *c, struct mstream_session *s);
 void ctl_stop(struct ctl *c);
 
+/* ---- net_tls.c: TLS 1.3 with the session token as pre-shared key ---- */
+
+struct tls_ctx;
+struct tls_tunnel;
+typedef struct gnutls_session_int *gnutls_session_t;
+
+int tls_ctx_create(struct tls_ctx **t, const char *token, bool server);
+void tls_ctx_destroy(struct tls_ctx *t);
+int tls_session_new(struct tls_ctx *t, int fd, gnutls_session_t *s);
+/* One step of a non-blocking handshake: 0 done, 1 again once fd has
+ * *events, or a negative errno and the reason. */
+int tls_handshake_step(gnutls_session_t s, short *events, char *why, size_t wlen);
+/* The client's whole handshake on fd, bounded like every other wait. */
+int tls_client_handshake(struct tls_ctx *t, int fd, uint64_t deadline, int wake,
+			 gnutls_session_t *s, char *why, size_t wlen);
+/* From now on the session's connection is *plain (a socketpair end; the
+ * caller owns it): a thread moves the bytes. The tunnel, which owns tcp and
+ * s, goes on *list. */
+int tls_tunnel_start(gnutls_session_t s, int tcp, struct tls_tunnel **list, int *plain);
+/* Ends and frees every tunnel on the list (after their plain FDs are closed
+ * or no longer used). */
+void tls_tunnels_destroy(struct tls_tunnel **list);
+
 /* ---- net_accept.c: the receiver's listening sockets and pending hellos ---- */
 
 #define NET_MAX_LISTEN 8
@@ -137,7 +162,10 @@ void ctl_stop(struct ctl *c);
 
 struct net_pending {
 	int fd;
-	uint64_t deadline;	/* for its whole hello */
+	uint64_t deadline;	/* for its whole hello (and TLS handshake) */
+	gnutls_session_t tls;	/* NULL: plain TCP */
+	bool handshaken;
+	short events;		/* what the next step waits for */
 	size_t got;
 	struct net_hello h;
 	char peer[NET_PEER_LEN];
@@ -157,6 +185,7 @@ struct acceptor {
 	struct net_pending pend[NET_MAX_PENDING];
 	unsigned int npend;
 	struct net_filter allow;
+	struct tls_ctx *tls;	/* NULL: plain TCP */
 	void (*log)(const char *msg, void *arg);
 	void *log_arg;
 	uint64_t log_window;
@@ -176,11 +205,13 @@ int acceptor_open(struct acceptor *a, const char *host, uint16_t port, const cha
  * and the reason to reject it. */
 typedef int (*acceptor_want_fn)(const struct net_hello *h, void *arg, char *why, size_t len);
 /* The next connection with a good hello that want() takes, as a blocking
- * socket in *fd; before the deadline (0: none), each hello within hello_ns
- * of its connect. Everything else is rejected on the way. */
+ * socket in *fd; before the deadline (0: none), each TLS handshake and hello
+ * within hello_ns of its connect. Everything else is rejected on the way.
+ * With a->tls, *fd is a tunnel's plaintext end and the tunnel goes on
+ * *tunnels. */
 int acceptor_next(struct acceptor *a, uint64_t deadline, uint64_t hello_ns, int wake,
 		  const char *token, acceptor_want_fn want, void *arg, int *fd,
-		  struct net_hello *h, char *peer, size_t plen);
+		  struct net_hello *h, char *peer, size_t plen, struct tls_tunnel **tunnels);
 /* Reject what is still pending (why), stop listening. */
 void acceptor_close(struct acceptor *a, const char *why);
 

@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,6 +74,8 @@ static void drop_pending(struct acceptor *a, unsigned int i, const char *why)
 {
 	struct net_pending *p = &a->pend[i];
 
+	if (p->tls)
+		gnutls_deinit(p->tls);
 	reject(a, &p->fd, p->peer, why);
 	a->pend[i] = a->pend[--a->npend];
 }
@@ -209,6 +212,7 @@ static void take_new(struct acceptor *a, int lfd, uint64_t hello_ns)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		char peer[NET_PEER_LEN];
+		gnutls_session_t tls = NULL;
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0)
@@ -226,35 +230,91 @@ static void take_new(struct acceptor *a, int lfd, uint64_t hello_ns)
 					oldest = i;
 			drop_pending(a, oldest, "too many connections without a hello");
 		}
+		if (a->tls && tls_session_new(a->tls, fd, &tls)) {
+			reject(a, &fd, peer, "out of TLS sessions");
+			continue;
+		}
 		a->pend[a->npend++] = (struct net_pending){ .fd = fd,
-							    .deadline = mstream_now_ns() + hello_ns };
+							    .deadline = mstream_now_ns() + hello_ns,
+							    .tls = tls,
+							    .events = POLLIN };
 		snprintf(a->pend[a->npend - 1].peer, NET_PEER_LEN, "%s", peer);
 	}
 }
 
-/* More of pending connection i's hello: 1 when complete, 0 when not yet,
- * negative (and why) when the connection is to be rejected. */
+/* More of pending connection p's TLS handshake and hello: 1 when the hello
+ * is complete, 0 when not yet, negative (and why) to reject it. */
 static int read_hello(struct net_pending *p, char *why, size_t wlen)
 {
-	ssize_t n = recv(p->fd, (char *)&p->h + p->got, sizeof(p->h) - p->got, MSG_DONTWAIT);
+	if (p->tls && !p->handshaken) {
+		int ret = tls_handshake_step(p->tls, &p->events, why, wlen);
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n < 0) {
-		snprintf(why, wlen, "%s", strerror(errno));
-		return -errno;
+		if (ret)
+			return ret > 0 ? 0 : ret;
+		p->handshaken = true;
+		p->events = POLLIN;
 	}
-	if (n == 0) {
-		snprintf(why, wlen, "closed before its hello");
-		return -ENODATA;
+	for (;;) {
+		char *dst = (char *)&p->h + p->got;
+		size_t want = sizeof(p->h) - p->got;
+		ssize_t n;
+
+		if (p->tls) {
+			n = gnutls_record_recv(p->tls, dst, want);
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				return 0;
+			if (n < 0) {
+				snprintf(why, wlen, "TLS: %s", gnutls_strerror(n));
+				return -EPROTO;
+			}
+		} else {
+			n = recv(p->fd, dst, want, MSG_DONTWAIT);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return 0;
+			if (n < 0) {
+				snprintf(why, wlen, "%s", strerror(errno));
+				return -errno;
+			}
+		}
+		if (n == 0) {
+			snprintf(why, wlen, "closed before its hello");
+			return -ENODATA;
+		}
+		p->got += n;
+		if (p->got == sizeof(p->h))
+			return 1;
+		/* Decrypted bytes wait in GnuTLS, not on the socket: poll
+		 * would not see them. */
+		if (!p->tls || !gnutls_record_check_pending(p->tls))
+			return 0;
 	}
-	p->got += n;
-	return p->got == sizeof(p->h);
+}
+
+/* Pending connection i is taken: a plain socket, or a TLS tunnel's end. */
+static int take(struct acceptor *a, unsigned int i, int *out, struct tls_tunnel **tunnels)
+{
+	struct net_pending *p = &a->pend[i];
+	int ret = 0, fd = p->fd;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	if (p->tls) {
+		ret = tls_tunnel_start(p->tls, fd, tunnels, out);
+		if (ret) {
+			gnutls_deinit(p->tls);
+			close(fd);
+		}
+	} else {
+		/* Blocking from here on, for the pool (io_uring polls). */
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		*out = fd;
+	}
+	a->pend[i] = a->pend[--a->npend];
+	return ret;
 }
 
 int acceptor_next(struct acceptor *a, uint64_t deadline, uint64_t hello_ns, int wake,
 		  const char *token, acceptor_want_fn want, void *arg, int *out,
-		  struct net_hello *h, char *peer, size_t plen)
+		  struct net_hello *h, char *peer, size_t plen, struct tls_tunnel **tunnels)
 {
 	for (;;) {
 		struct pollfd p[1 + NET_MAX_LISTEN + NET_MAX_PENDING];
@@ -277,7 +337,7 @@ int acceptor_next(struct acceptor *a, uint64_t deadline, uint64_t hello_ns, int 
 			p[np++] = (struct pollfd){ .fd = a->lfd[i], .events = POLLIN };
 		npend = a->npend;
 		for (unsigned int i = 0; i < npend; i++)
-			p[np++] = (struct pollfd){ .fd = a->pend[i].fd, .events = POLLIN };
+			p[np++] = (struct pollfd){ .fd = a->pend[i].fd, .events = a->pend[i].events };
 		r = poll(p, np, ms);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -305,14 +365,9 @@ int acceptor_next(struct acceptor *a, uint64_t deadline, uint64_t hello_ns, int 
 				drop_pending(a, i, why);
 				continue;
 			}
-			*out = pp->fd;
 			*h = pp->h;
 			snprintf(peer, plen, "%s", pp->peer);
-			a->pend[i] = a->pend[--a->npend];
-			/* Blocking from here on, for the pool (io_uring polls). */
-			fcntl(*out, F_SETFL, fcntl(*out, F_GETFL) & ~O_NONBLOCK);
-			setsockopt(*out, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-			return 0;
+			return take(a, i, out, tunnels);
 		}
 		for (unsigned int i = 0; i < nl; i++)
 			if (p[1 + i].revents)

@@ -24,6 +24,8 @@ struct sink_tcp {
 	int cfd;
 	struct ctl ctl;
 	bool ctl_ok;
+	struct tls_ctx *tls;		/* NULL: plain TCP */
+	struct tls_tunnel *tunnels;
 };
 
 #define KT(s) ((struct sink_tcp *)(s))
@@ -60,6 +62,37 @@ static int handshake_failed(struct sink_tcp *kt, int err)
 		    err == -EPROTO ? "not an mstream receiver" : strerror(-err));
 }
 
+/* A connection to the receiver, through TLS unless plain: *fd is what to
+ * read and write (a tunnel's end with TLS). Its hello is sent. */
+static int kt_connect(struct sink_tcp *kt, uint32_t role, uint32_t d, uint32_t k, int wake,
+		      int *fd)
+{
+	uint64_t deadline = mstream_now_ns() + kt->timeout_ns;
+	gnutls_session_t s;
+	char why[160];
+	int ret, tcp;
+
+	ret = net_connect(kt->host, kt->port, kt->timeout_ns, wake, &tcp);
+	if (ret)
+		return ret;
+	if (!kt->tls) {
+		*fd = tcp;
+		/* With TLS the token is the key and is never sent. */
+		return net_send_hello(tcp, role, d, k, kt->token, deadline, wake);
+	}
+	ret = tls_client_handshake(kt->tls, tcp, deadline, wake, &s, why, sizeof(why));
+	if (!ret)
+		ret = tls_tunnel_start(s, tcp, &kt->tunnels, fd);
+	else
+		close(tcp);
+	if (ret == -ECONNRESET || ret == -EACCES)
+		return fail(ret, "receiver %s:%u: %s%s", kt->host, kt->port, why,
+			    ret == -ECONNRESET ? " (TLS on both ends, or plain TCP on both?)" : "");
+	if (ret)
+		return ret;
+	return net_send_hello(*fd, role, d, k, "", deadline, wake);
+}
+
 static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned int ndev)
 {
 	struct sink_tcp *kt = KT(sink);
@@ -73,18 +106,17 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 	if (!sink->dev)
 		return -ENOMEM;
 	sink->ndev = ndev;
-	ret = net_connect(kt->host, kt->port, kt->timeout_ns, wake, &kt->cfd);
-	if (ret)
+	ret = kt_connect(kt, NET_ROLE_CONTROL, 0, 0, wake, &kt->cfd);
+	if (ret == -EACCES)
 		return ret;
+	if (ret)
+		return kt->cfd >= 0 ? handshake_failed(kt, ret) : ret;
 	ret = ctl_init(&kt->ctl, kt->cfd, kt->timeout_ns, "receiver");
 	if (ret)
 		return ret;
 	kt->ctl.ndev = ndev;
 	kt->ctl_ok = true;
 	deadline = mstream_now_ns() + kt->timeout_ns;
-	ret = net_send_hello(kt->cfd, NET_ROLE_CONTROL, 0, 0, kt->token, deadline, wake);
-	if (ret)
-		return handshake_failed(kt, ret);
 	put32(&p, ndev);
 	for (unsigned int d = 0; d < ndev; d++) {
 		char name[64] = { 0 };
@@ -121,10 +153,7 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 		for (unsigned int k = 0; k < src[d].lay.nstreams; k++) {
 			int *fd = &sink->dev[d].fds[k];
 
-			ret = net_connect(kt->host, kt->port, kt->timeout_ns, wake, fd);
-			if (!ret)
-				ret = net_send_hello(*fd, NET_ROLE_STREAM, d, k, kt->token,
-						     mstream_now_ns() + kt->timeout_ns, wake);
+			ret = kt_connect(kt, NET_ROLE_STREAM, d, k, wake, fd);
 			if (ret)
 				return fail(ret, "stream %u/%u to %s:%u: %s", d, k, kt->host, kt->port,
 					    strerror(-ret));
@@ -232,6 +261,8 @@ static void kt_destroy(struct mstream_sink *sink)
 		ctl_stop(&kt->ctl);
 	close_fd(&kt->cfd);
 	ep_devs_close(sink->dev, sink->ndev);
+	tls_tunnels_destroy(&kt->tunnels);
+	tls_ctx_destroy(kt->tls);
 	free(sink->dev);
 	free(kt);
 }
@@ -281,6 +312,13 @@ int mstream_sink_create_tcp(struct mstream_sink **sinkp, const struct mstream_tc
 	kt->cfd = -1;
 	kt->sink.ops = &sink_tcp_ops;
 	kt->sink.wants_checksum = !(p->flags & MSTREAM_TCP_NO_CHECKSUM);
+	if (!(p->flags & MSTREAM_TCP_PLAIN)) {
+		ret = tls_ctx_create(&kt->tls, p->token, false);
+		if (ret) {
+			free(kt);
+			return ret;
+		}
+	}
 	*sinkp = &kt->sink;
 	return 0;
 }

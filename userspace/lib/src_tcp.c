@@ -26,6 +26,7 @@ struct src_tcp {
 	char token[MSTREAM_TOKEN_MAX + 1];
 	uint64_t timeout_ns, accept_ns, session_ns;
 	struct acceptor acc;
+	struct tls_tunnel *tunnels;
 	int cfd;
 	struct ctl ctl;
 	bool ctl_ok, ready_sent;
@@ -79,6 +80,12 @@ static int read_layout(struct src_tcp *st)
 	return 0;
 }
 
+/* With TLS the handshake proved the token: the hello carries none. */
+static const char *hello_token(struct src_tcp *st)
+{
+	return st->acc.tls ? "" : st->token;
+}
+
 static int want_control(const struct net_hello *h, void *arg, char *why, size_t len)
 {
 	(void)arg;
@@ -98,7 +105,8 @@ static int ts_layout(struct mstream_source *src, const struct mstream_session_pa
 
 	(void)p; /* the sender's layout rules; its hello was authenticated */
 	ret = acceptor_next(&st->acc, deadline, st->timeout_ns, session_abort_fd(src->session),
-			    st->token, want_control, NULL, &fd, &h, peer, sizeof(peer));
+			    hello_token(st), want_control, NULL, &fd, &h, peer, sizeof(peer),
+			    &st->tunnels);
 	if (ret == -ETIMEDOUT)
 		return fail(ret, "no sender connected to port %u within %llu s", st->acc.port,
 			    (unsigned long long)(st->accept_ns / NSEC_PER_SEC));
@@ -153,8 +161,8 @@ static int ts_start(struct mstream_source *src)
 		int fd = -1;
 
 		ret = acceptor_next(&st->acc, deadline, st->timeout_ns,
-				    session_abort_fd(src->session), st->token, want_stream, src,
-				    &fd, &h, peer, sizeof(peer));
+				    session_abort_fd(src->session), hello_token(st), want_stream,
+				    src, &fd, &h, peer, sizeof(peer), &st->tunnels);
 		if (ret == -ETIMEDOUT)
 			return fail(ret, "only %u of the %u stream connections arrived", got, want);
 		if (ret == -ECANCELED)
@@ -265,6 +273,8 @@ static void ts_destroy(struct mstream_source *src)
 		ctl_stop(&st->ctl);
 	close_fd(&st->cfd);
 	acceptor_close(&st->acc, NULL);
+	tls_tunnels_destroy(&st->tunnels);
+	tls_ctx_destroy(st->acc.tls);
 	ep_devs_close(src->dev, src->ndev);
 	free(src->dev);
 	free(st);
@@ -305,6 +315,14 @@ int mstream_source_create_tcp(struct mstream_source **srcp, const struct mstream
 	}
 	st->acc.log = p->log;
 	st->acc.log_arg = p->log_arg;
+	if (!(p->flags & MSTREAM_TCP_PLAIN)) {
+		ret = tls_ctx_create(&st->acc.tls, p->token, true);
+		if (ret) {
+			acceptor_close(&st->acc, NULL);
+			free(st);
+			return ret;
+		}
+	}
 	st->src.ops = &src_tcp_ops;
 	st->src.wants_checksum = !(p->flags & MSTREAM_TCP_NO_CHECKSUM);
 	*srcp = &st->src;

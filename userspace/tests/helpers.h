@@ -145,8 +145,9 @@ static inline void msleep(unsigned int ms)
 		;
 }
 
-/* The library's threads in this process: they are named mstream-*. */
-static inline unsigned int thread_count(void)
+/* The library's threads in this process whose name starts with prefix
+ * (they are all named mstream-*). */
+static inline unsigned int thread_count_of(const char *prefix)
 {
 	unsigned int n = 0;
 	DIR *d = opendir("/proc/self/task");
@@ -164,11 +165,16 @@ static inline unsigned int thread_count(void)
 			comm[0] = 0;
 		if (f)
 			fclose(f);
-		n += !strncmp(comm, "mstream-", 8);
+		n += !strncmp(comm, prefix, strlen(prefix));
 	}
 	if (d)
 		closedir(d);
 	return n;
+}
+
+static inline unsigned int thread_count(void)
+{
+	return thread_count_of("mstream-");
 }
 
 #endif

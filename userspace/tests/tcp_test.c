@@ -21,6 +21,10 @@
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
 
+/* MSTREAM_TCP_* for both ends (each test runs in a process of its own):
+ * TLS unless a test says MSTREAM_TCP_PLAIN. */
+static unsigned int tcp_flags;
+
 struct recv_job {
 	const char *dir;
 	const char *token;
@@ -58,6 +62,7 @@ static int recv_listen(struct recv_job *j)
 		.log = recv_log,
 		.log_arg = j,
 		.session_timeout_ns = j->session_ns,
+		.flags = tcp_flags,
 		.host = j->host,
 		.allow_from = j->allow,
 	};
@@ -105,7 +110,8 @@ static int send_save(const char *dir, int port, const char *token, uint64_t time
 					     .stall_timeout_ns = 3 * 1000000000ULL,
 					     .progress = progress,
 					     .progress_arg = arg };
-	struct mstream_tcp_params tp = { .port = port, .token = token, .timeout_ns = timeout_ns };
+	struct mstream_tcp_params tp = { .port = port, .token = token, .timeout_ns = timeout_ns,
+					 .flags = tcp_flags };
 	struct mstream_source *src = NULL;
 	struct mstream_session *s = NULL;
 	struct mstream_sink *sink = NULL;
@@ -222,7 +228,7 @@ TEST_F(tcp, session_destroyed_before_its_sink)
 	pthread_join(self->job.thread, NULL);
 	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
 	/* ... and the sink's monitor sees it and ends. */
-	while (thread_count())
+	while (thread_count_of("mstream-ctl"))
 		msleep(10);
 	mstream_sink_destroy(sink);
 	mstream_source_destroy(src);
@@ -244,6 +250,7 @@ TEST_F(tcp, wrong_token_is_refused)
 	TH_LOG("receiver: %s; it logged: %s", self->job.err, self->job.log);
 	EXPECT_EQ(1, self->job.rejects);
 	EXPECT_NE(NULL, strstr(self->job.log, "wrong session token"));
+	EXPECT_NE(NULL, strstr(err, "wrong session token"));
 	EXPECT_FALSE(has_manifest(self->dst));
 	EXPECT_LT(mstream_now_ns() - t0, 5000000000ULL);
 }
@@ -306,7 +313,7 @@ TEST_F(tcp, hostile_connections_then_the_sender)
 	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
 	TH_LOG("receiver logged:\n%s", self->job.log);
 	EXPECT_EQ(2, self->job.rejects);
-	EXPECT_NE(NULL, strstr(self->job.log, "bad magic"));
+	EXPECT_NE(NULL, strstr(self->job.log, "TLS handshake"));
 	/* The silent one: its own deadline, or the end of the accepting. */
 	EXPECT_TRUE(strstr(self->job.log, "no hello in time") ||
 		    strstr(self->job.log, "the session has all its connections"));
@@ -412,7 +419,7 @@ TEST_F(tcp, many_hostile_connections_neither_fail_nor_stall)
 	pthread_join(self->job.thread, NULL);
 	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
 	TH_LOG("receiver logged:\n%s", self->job.log);
-	EXPECT_NE(NULL, strstr(self->job.log, "bad magic"));
+	EXPECT_NE(NULL, strstr(self->job.log, "TLS handshake"));
 	EXPECT_NE(NULL, strstr(self->job.log, "more connections rejected"));
 	EXPECT_LT(self->job.rejects, 18);
 	same_save(_metadata, self->dst, &self->m);
@@ -681,6 +688,7 @@ TEST_F(tcp, sender_that_only_heartbeats)
 	struct fake_sender f;
 
 	self->job.session_ns = 2000000000ULL;
+	tcp_flags = MSTREAM_TCP_PLAIN; /* the fake sender speaks plain TCP */
 	ASSERT_EQ(0, recv_listen(&self->job));
 	f = (struct fake_sender){ .port = self->job.port };
 	pthread_create(&f.thread, NULL, fake_sender_main, &f);
@@ -689,6 +697,86 @@ TEST_F(tcp, sender_that_only_heartbeats)
 	pthread_join(f.thread, NULL);
 	EXPECT_EQ(-ETIMEDOUT, self->job.ret);
 	TH_LOG("receiver: %s", self->job.err);
+	EXPECT_FALSE(has_manifest(self->dst));
+}
+
+/* What a sender puts on the wire before the receiver says anything: the
+ * token must not be in it (plain TCP sent it in the hello). */
+struct wire_tap {
+	int lfd;
+	pthread_t thread;
+	char bytes[65536];
+	size_t len;
+};
+
+static void *tap_main(void *arg)
+{
+	struct wire_tap *t = arg;
+	int fd = accept(t->lfd, NULL, NULL);
+	ssize_t n;
+
+	/* Until the sender gives up on us (its timeout) and closes. */
+	while (fd >= 0 && t->len < sizeof(t->bytes) &&
+	       (n = read(fd, t->bytes + t->len, sizeof(t->bytes) - t->len)) > 0)
+		t->len += n;
+	close(fd);
+	return NULL;
+}
+
+TEST_F(tcp, token_never_on_the_wire)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct wire_tap t = { 0 };
+	char err[512];
+
+	t.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(0, bind(t.lfd, (void *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(t.lfd, 1));
+	getsockname(t.lfd, (void *)&a, &alen);
+	pthread_create(&t.thread, NULL, tap_main, &t);
+	EXPECT_NE(0, send_save(self->src, ntohs(a.sin_port), TOKEN, 1000000000ULL, err, sizeof(err),
+			       NULL, NULL));
+	pthread_join(t.thread, NULL);
+	close(t.lfd);
+	TH_LOG("sender: %s; %zu bytes on the wire", err, t.len);
+	EXPECT_LT(0, t.len);
+	EXPECT_EQ(NULL, memmem(t.bytes, t.len, TOKEN, strlen(TOKEN)));
+}
+
+/* Plain TCP, on both ends, as before TLS. */
+TEST_F(tcp, plain_round_trip)
+{
+	char err[512];
+
+	tcp_flags = MSTREAM_TCP_PLAIN;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	ASSERT_EQ(0, send_save(self->src, self->job.port, TOKEN, 2000000000ULL, err, sizeof(err),
+			       NULL, NULL))
+		TH_LOG("sender: %s", err);
+	pthread_join(self->job.thread, NULL);
+	ASSERT_EQ(0, self->job.ret) TH_LOG("receiver: %s", self->job.err);
+	same_save(_metadata, self->dst, &self->m);
+}
+
+/* A TLS sender and a plain receiver: both fail, with a message. */
+TEST_F(tcp, tls_sender_plain_receiver)
+{
+	char err[512];
+
+	tcp_flags = MSTREAM_TCP_PLAIN;
+	self->job.accept_ns = 1500000000ULL;
+	ASSERT_EQ(0, recv_listen(&self->job));
+	pthread_create(&self->job.thread, NULL, recv_main, &self->job);
+	tcp_flags = 0;
+	EXPECT_NE(0, send_save(self->src, self->job.port, TOKEN, 2000000000ULL, err, sizeof(err),
+			       NULL, NULL));
+	TH_LOG("sender: %s", err);
+	EXPECT_NE(NULL, strstr(err, "TLS"));
+	pthread_join(self->job.thread, NULL);
+	EXPECT_EQ(-ETIMEDOUT, self->job.ret);
+	EXPECT_NE(NULL, strstr(self->job.log, "bad magic")) TH_LOG("%s", self->job.log);
 	EXPECT_FALSE(has_manifest(self->dst));
 }
 
