@@ -203,7 +203,8 @@ enum mstream_pool_kind {
 
 struct mstream_pool_params {
 	unsigned int kind;	  /* enum mstream_pool_kind */
-	unsigned int threads;	  /* URING workers; 0 = online CPUs (max 64) */
+	unsigned int threads;	  /* URING workers (max 64); 0 = one per stream,
+				   * at most one per CPU and 16 */
 	unsigned int queue_depth; /* URING buffers per worker; 0 = 8 */
 	size_t buf_size;	  /* bytes per read; 0 = 1 MiB */
 	unsigned int flags;	  /* MSTREAM_POOL_* */

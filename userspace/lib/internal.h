@@ -46,6 +46,10 @@ int write_full(int fd, const void *buf, size_t len);
  * network peer how much of a token it guessed right. */
 int ct_memcmp(const void *a, const void *b, size_t len);
 
+/* The io_uring pool's worker count when not given: one per stream, at
+ * most one per CPU, and a cap. */
+unsigned int pool_auto_threads(unsigned int streams);
+
 /* Read a small sysfs-like file into buf (NUL-terminated, newline stripped). */
 int file_read_str(const char *path, char *buf, size_t len);
 int file_write_str(const char *path, const char *val);

@@ -586,6 +586,7 @@ static void release_pool(struct mstream_session *s)
 
 static int setup(struct mstream_session *s)
 {
+	struct mstream_pool_params pp;
 	struct mstream_pool *pool;
 	struct sdev *dev;
 	int ret;
@@ -617,7 +618,11 @@ static int setup(struct mstream_session *s)
 		return set_err_last(s, ret, "source");
 
 	s->checksum_streams = s->src->wants_checksum || s->sink->wants_checksum;
-	ret = mstream_pool_create(&pool, &s->p.pool);
+	/* Every stream is known now, even those added at their device's stop. */
+	pp = s->p.pool;
+	if (!pp.threads)
+		pp.threads = pool_auto_threads(s->st.streams);
+	ret = mstream_pool_create(&pool, &pp);
 	if (ret)
 		return set_err_last(s, ret, "reader pool");
 	pthread_mutex_lock(&s->lock);
