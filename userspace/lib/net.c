@@ -76,6 +76,15 @@ static int resolve(const char *host, uint16_t port, struct addrinfo **res)
 	return 0;
 }
 
+void net_format_hostport(const char *host, uint16_t port, char *buf, size_t len)
+{
+	bool v6;
+
+	host = host ? host : "127.0.0.1";
+	v6 = strchr(host, ':');
+	snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
 int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, int *out)
 {
 	uint64_t deadline = mstream_now_ns() + timeout_ns;
@@ -113,12 +122,13 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, 
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
+		char where[300];
 		const char *why = ret == -ECONNREFUSED ? " (is `mstream recv` listening there?)" :
 				  ret == -ETIMEDOUT    ? " (no answer)" :
 							 "";
 
-		return fail(ret, "cannot connect to %s:%u: %s%s", host ? host : "127.0.0.1", port,
-			    strerror(-ret), why);
+		net_format_hostport(host, port, where, sizeof(where));
+		return fail(ret, "cannot connect to %s: %s%s", where, strerror(-ret), why);
 	}
 	/* Blocking from here on, for the pool (io_uring polls for it); our own
 	 * sends and receives here are MSG_DONTWAIT with a poll. */

@@ -99,6 +99,8 @@ struct ctl {
  * abort, which ^C and SIGTERM write.
  */
 int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, int *fd);
+/* "host:port", "[v6addr]:port" (host NULL: 127.0.0.1), for messages. */
+void net_format_hostport(const char *host, uint16_t port, char *buf, size_t len);
 /* Until fd has ev (0), the deadline passes or wake is readable. */
 int net_wait(int fd, short ev, uint64_t deadline, int wake);
 

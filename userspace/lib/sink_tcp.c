@@ -19,6 +19,7 @@ struct sink_tcp {
 	struct mstream_sink sink;
 	char host[256];
 	uint16_t port;
+	char where[300];	/* host:port for messages */
 	char token[MSTREAM_TOKEN_MAX + 1];
 	uint64_t timeout_ns;
 	int cfd;
@@ -51,14 +52,14 @@ static int handshake_failed(struct sink_tcp *kt, int err)
 	if (err == -ECANCELED)
 		return fail(err, "interrupted");
 	if (err == -ETIMEDOUT)
-		return fail(err, "receiver %s:%u did not answer within %llu s", kt->host, kt->port,
+		return fail(err, "receiver %s did not answer within %llu s", kt->where,
 			    (unsigned long long)(kt->timeout_ns / NSEC_PER_SEC));
 	if (err == -ENODATA || err == -ECONNRESET || err == -EPIPE)
 		return fail(-ECONNREFUSED,
-			    "receiver %s:%u closed the connection during the handshake "
+			    "receiver %s closed the connection during the handshake "
 			    "(wrong session token, or busy with another session)",
-			    kt->host, kt->port);
-	return fail(err, "receiver %s:%u: %s", kt->host, kt->port,
+			    kt->where);
+	return fail(err, "receiver %s: %s", kt->where,
 		    err == -EPROTO ? "not an mstream receiver" : strerror(-err));
 }
 
@@ -86,7 +87,7 @@ static int kt_connect(struct sink_tcp *kt, uint32_t role, uint32_t d, uint32_t k
 	else
 		close(tcp);
 	if (ret == -ECONNRESET || ret == -EACCES)
-		return fail(ret, "receiver %s:%u: %s%s", kt->host, kt->port, why,
+		return fail(ret, "receiver %s: %s%s", kt->where, why,
 			    ret == -ECONNRESET ? " (TLS on both ends, or plain TCP on both?)" : "");
 	if (ret)
 		return ret;
@@ -145,7 +146,7 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 			return fail(status < 0 ? status : -ECONNREFUSED, "receiver refused: %s",
 				    len > 4 ? (char *)reply + 4 : strerror(-status));
 	} else {
-		return fail(-EPROTO, "receiver %s:%u: unexpected frame %u", kt->host, kt->port,
+		return fail(-EPROTO, "receiver %s: unexpected frame %u", kt->where,
 			    type);
 	}
 
@@ -155,7 +156,7 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 
 			ret = kt_connect(kt, NET_ROLE_STREAM, d, k, wake, fd);
 			if (ret)
-				return fail(ret, "stream %u/%u to %s:%u: %s", d, k, kt->host, kt->port,
+				return fail(ret, "stream %u/%u to %s: %s", d, k, kt->where,
 					    strerror(-ret));
 		}
 	ctl_attach(&kt->ctl, sink->session);
@@ -307,6 +308,7 @@ int mstream_sink_create_tcp(struct mstream_sink **sinkp, const struct mstream_tc
 		return -ENOMEM;
 	snprintf(kt->host, sizeof(kt->host), "%s", p->host ? p->host : "127.0.0.1");
 	kt->port = p->port;
+	net_format_hostport(kt->host, kt->port, kt->where, sizeof(kt->where));
 	snprintf(kt->token, sizeof(kt->token), "%s", p->token);
 	kt->timeout_ns = p->timeout_ns ? p->timeout_ns : 10 * NSEC_PER_SEC;
 	kt->cfd = -1;

@@ -780,4 +780,41 @@ TEST_F(tcp, tls_sender_plain_receiver)
 	EXPECT_FALSE(has_manifest(self->dst));
 }
 
+/* An IPv6 address in a message is written in brackets: [::1]:PORT. */
+TEST(ipv6_address_in_brackets)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct mstream_tcp_params tp = { .host = "::1", .token = TOKEN,
+					 .timeout_ns = 2000000000ULL };
+	struct mstream_session_params sp = { .pool = { .threads = 1 } };
+	struct mstream_source *src = NULL;
+	struct mstream_session *s = NULL;
+	struct mstream_sink *sink = NULL;
+	socklen_t len = sizeof(a);
+	char dir[64], want[96];
+	struct manifest m;
+	int fd;
+
+	/* A port that was free a moment ago: nobody listens there. */
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	ASSERT_EQ(0, bind(fd, (void *)&a, sizeof(a)));
+	getsockname(fd, (void *)&a, &len);
+	close(fd);
+	tp.port = ntohs(a.sin6_port);
+	snprintf(dir, sizeof(dir), "/tmp/mstream-tcp6-%d", getpid());
+	make_save(dir, &m);
+	ASSERT_EQ(0, mstream_source_create_files(&src, dir, 0));
+	ASSERT_EQ(0, mstream_sink_create_tcp(&sink, &tp));
+	ASSERT_EQ(0, mstream_session_create(&s, &sp));
+	EXPECT_EQ(-ECONNREFUSED, mstream_session_run(s, src, sink));
+	snprintf(want, sizeof(want), "[::1]:%u", tp.port);
+	EXPECT_NE(NULL, strstr(mstream_session_error(s), want)) TH_LOG("%s", mstream_session_error(s));
+	mstream_session_destroy(s);
+	mstream_sink_destroy(sink);
+	mstream_source_destroy(src);
+	manifest_free(&m);
+	snprintf(want, sizeof(want), "rm -rf %s", dir);
+	ASSERT_EQ(0, system(want));
+}
+
 TEST_HARNESS_MAIN
