@@ -322,9 +322,11 @@ struct mstream_tcp_params {
 	/* Source: told about each rejected connection (NULL: silent). */
 	void (*log)(const char *msg, void *arg);
 	void *log_arg;
-	/* Source: the whole migration, from the sender's hello to its last
-	 * END record, within this; 0 = 600 s. A sender that stalls, trickles
-	 * or only sends heartbeats cannot keep the destination RESUMING. */
+	/* The whole migration within this; 0 = 600 s. Source: from the
+	 * sender's hello to its last END record (a sender that stalls,
+	 * trickles or only heartbeats cannot keep the destination RESUMING);
+	 * sink: until the receiver's confirmation and checksums (one that
+	 * never confirms cannot keep the sources stopped). */
 	uint64_t session_timeout_ns;
 	/* Source: only peers with this address, or in this ADDRESS/PREFIX
 	 * ("192.0.2.7", "10.0.0.0/8", "fd00::/8"); NULL: any. */

@@ -22,6 +22,7 @@ struct sink_tcp {
 	char where[300];	/* host:port for messages */
 	char token[MSTREAM_TOKEN_MAX + 1];
 	uint64_t timeout_ns;
+	uint64_t session_ns, deadline;	/* the receiver's answers come by then */
 	int cfd;
 	struct ctl ctl;
 	bool ctl_ok;
@@ -107,6 +108,7 @@ static int kt_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 	if (!sink->dev)
 		return -ENOMEM;
 	sink->ndev = ndev;
+	kt->deadline = mstream_now_ns() + kt->session_ns;
 	ret = kt_connect(kt, NET_ROLE_CONTROL, 0, 0, wake, &kt->cfd);
 	if (ret == -EACCES)
 		return ret;
@@ -203,7 +205,7 @@ static bool sums_ready(struct ctl *c, void *arg)
 static int kt_commit(struct mstream_sink *sink)
 {
 	struct sink_tcp *kt = KT(sink);
-	int ret = ctl_wait(&kt->ctl, ack_ready, NULL, 0);
+	int ret = ctl_wait(&kt->ctl, ack_ready, NULL, kt->deadline);
 
 	if (ret)
 		return ret;
@@ -216,7 +218,7 @@ static int kt_commit(struct mstream_sink *sink)
 static int kt_checksum(struct mstream_sink *sink, unsigned int d, uint64_t *sum)
 {
 	struct sink_tcp *kt = KT(sink);
-	int ret = ctl_wait(&kt->ctl, sums_ready, NULL, 0);
+	int ret = ctl_wait(&kt->ctl, sums_ready, NULL, kt->deadline);
 
 	if (ret)
 		return ret;
@@ -311,6 +313,7 @@ int mstream_sink_create_tcp(struct mstream_sink **sinkp, const struct mstream_tc
 	net_format_hostport(kt->host, kt->port, kt->where, sizeof(kt->where));
 	snprintf(kt->token, sizeof(kt->token), "%s", p->token);
 	kt->timeout_ns = p->timeout_ns ? p->timeout_ns : 10 * NSEC_PER_SEC;
+	kt->session_ns = p->session_timeout_ns ? p->session_timeout_ns : 600 * NSEC_PER_SEC;
 	kt->cfd = -1;
 	kt->sink.ops = &sink_tcp_ops;
 	kt->sink.wants_checksum = !(p->flags & MSTREAM_TCP_NO_CHECKSUM);

@@ -9,6 +9,7 @@
  * a wrong token, an unreachable receiver, hostile connections before the
  * real sender, a receiver that stops answering, a sender killed mid-way.
  */
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -815,6 +816,96 @@ TEST(ipv6_address_in_brackets)
 	manifest_free(&m);
 	snprintf(want, sizeof(want), "rm -rf %s", dir);
 	ASSERT_EQ(0, system(want));
+}
+
+/* A receiver (plain TCP, played here) that takes every byte and END record
+ * but never confirms, only heartbeats: the sender, whose sources are
+ * stopped, gives up at its session timeout. */
+struct fake_receiver {
+	int lfd;
+	bool stop;
+	pthread_t thread;
+};
+
+static int fake_accept(int lfd)
+{
+	struct net_hello h;
+	char why[128];
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0 || net_recv_exact(fd, &h, sizeof(h), 0, -1) ||
+	    net_check_hello(&h, TOKEN, why, sizeof(why)))
+		abort();
+	return fd;
+}
+
+static void *fake_receiver_main(void *arg)
+{
+	struct fake_receiver *f = arg;
+	uint8_t buf[65536], ready[4] = { 0 };
+	unsigned int nstreams = 0, ndev;
+	uint32_t len;
+	uint16_t type;
+	int c, fds[64];
+
+	c = fake_accept(f->lfd);
+	if (net_recv_frame(c, 0, -1, &type, buf, sizeof(buf), &len) || type != F_LAYOUT)
+		abort();
+	ndev = le32toh(*(uint32_t *)buf);
+	for (unsigned int d = 0; d < ndev; d++)
+		nstreams += le32toh(*(uint32_t *)(buf + 4 + d * 72 + 4));
+	net_send_frame(c, F_READY, ready, sizeof(ready), 0, -1);
+	for (unsigned int i = 0; i < nstreams; i++)
+		fds[i] = fake_accept(f->lfd);
+	for (unsigned int i = 0; i < nstreams; i++)
+		while (read(fds[i], buf, sizeof(buf)) > 0)
+			;
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd p = { c, POLLIN, 0 };
+
+		if (poll(&p, 1, 100) > 0 &&
+		    net_recv_frame(c, 0, -1, &type, buf, sizeof(buf), &len))
+			break; /* the sender hung up */
+		if (net_send_frame(c, F_HEARTBEAT, NULL, 0, 0, -1))
+			break;
+	}
+	for (unsigned int i = 0; i < nstreams; i++)
+		close(fds[i]);
+	close(c);
+	return NULL;
+}
+
+TEST_F(tcp, receiver_that_never_confirms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct mstream_session_params sp = { .pool = { .threads = 1, .buf_size = 65536,
+						       .flags = MSTREAM_POOL_NO_FIXED_BUFFERS } };
+	struct mstream_tcp_params tp = { .token = TOKEN, .timeout_ns = 1000000000ULL,
+					 .flags = MSTREAM_TCP_PLAIN,
+					 .session_timeout_ns = 2000000000ULL };
+	struct fake_receiver f = { 0 };
+	struct mstream_source *src = NULL;
+	struct mstream_session *s = NULL;
+	struct mstream_sink *sink = NULL;
+	socklen_t alen = sizeof(a);
+
+	f.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(0, bind(f.lfd, (void *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(f.lfd, 64));
+	getsockname(f.lfd, (void *)&a, &alen);
+	tp.port = ntohs(a.sin_port);
+	pthread_create(&f.thread, NULL, fake_receiver_main, &f);
+	ASSERT_EQ(0, mstream_source_create_files(&src, self->src, 0));
+	ASSERT_EQ(0, mstream_sink_create_tcp(&sink, &tp));
+	ASSERT_EQ(0, mstream_session_create(&s, &sp));
+	EXPECT_EQ(-ETIMEDOUT, mstream_session_run(s, src, sink));
+	TH_LOG("sender: %s", mstream_session_error(s));
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
+	mstream_session_destroy(s);
+	mstream_sink_destroy(sink);
+	mstream_source_destroy(src);
+	pthread_join(f.thread, NULL);
+	close(f.lfd);
 }
 
 TEST_HARNESS_MAIN
