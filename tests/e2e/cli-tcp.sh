@@ -3,13 +3,13 @@
 #
 # mstream migrate --to / mstream recv over loopback TCP (TLS, the default; and
 # --plain-tcp once): v2 and v3, one and two devices, with equal checksums; and
-# what must fail without hanging and
+# what must fail (--allow-from included) without hanging and
 # without loading anything: a wrong token, no receiver, a hostile connection
 # before the sender, a receiver killed mid-way (the source then runs on with
 # its state intact).
 source "$(dirname "$0")/cli-lib.bash"
 
-plan 12
+plan 13
 need_env
 # A minimal guest may not have brought loopback up.
 ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
@@ -108,7 +108,20 @@ c=false; [ "$rc" = 0 -a "$rrc" = 0 ] && grep -q "rejected connection" "$WORK/rec
 check "a hostile connection is turned away, the sender gets through (exit $rc/$rrc)" $c
 diag "receiver: $(grep rejected "$WORK/recv.err" | head -c 200)"
 
-# 10-12: the receiver is killed while the state moves (1 MiB/s engine: 4 s).
+# 10: a sender outside --allow-from is turned away.
+mkdev $SIZE 0 0; src=$REPLY
+mkdev $SIZE; dst=$REPLY
+port=$((port + 1))
+RECV_OPTS=(--allow-from 192.0.2.0/24)
+start_recv $port "$TOK" "$dst"
+RECV_OPTS=()
+run_to rc "$M" migrate --no-progress --timeout 2 --to "127.0.0.1:$port" --token-file "$TOK" \
+	"$src" > /dev/null 2> "$WORK/send.err"
+c=false; [ "$rc" = 1 ] && wait_for "$WORK/recv.err" 5 "address not allowed" && c=true
+kill $RPID; { wait $RPID; } 2>/dev/null
+check "--allow-from turns a sender from elsewhere away (sender exit $rc)" $c
+
+# 11-13: the receiver is killed while the state moves (1 MiB/s engine: 4 s).
 mkdev $SIZE 1 0; src=$REPLY
 mkdev $SIZE; dst=$REPLY
 before=$(sum "$src")

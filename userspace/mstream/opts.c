@@ -70,6 +70,7 @@ void usage(FILE *f)
 	      "network:    --token T | --token-file F | $MSTREAM_TOKEN\n"
 	      "            --timeout S (10), --accept-timeout S (recv, 60)\n"
 	      "            --plain-tcp              no TLS, on both ends: trusted network only\n"
+	      "            --allow-from ADDR[/LEN]  recv: only peers with this address or prefix\n"
 	      "checks:     --no-checksum, --no-verify (load: skip the up-front hash)\n"
 	      "output:     --json, -q/--quiet, --progress / --no-progress\n"
 	      "demo:       --state-size BYTES (32M), --engine-bw MiB/s per engine (8),\n"
@@ -193,7 +194,7 @@ enum {
 	O_TIMEOUT, O_ACCEPT_TIMEOUT, O_NO_CHECKSUM, O_NO_VERIFY, O_JSON, O_PROGRESS,
 	O_NO_PROGRESS, O_DEMO, O_STATE_SIZE, O_ENGINE_BW, O_DIRTY_RATE, O_BACKING, O_NO_REINIT,
 	O_PRECOPY, O_AT_STOP,
-	O_PLAIN_TCP,
+	O_PLAIN_TCP, O_ALLOW_FROM,
 };
 
 static const struct option longopts[] = {
@@ -221,6 +222,7 @@ static const struct option longopts[] = {
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "accept-timeout", required_argument, NULL, O_ACCEPT_TIMEOUT },
 	{ "plain-tcp", no_argument, NULL, O_PLAIN_TCP },
+	{ "allow-from", required_argument, NULL, O_ALLOW_FROM },
 	{ "no-checksum", no_argument, NULL, O_NO_CHECKSUM },
 	{ "no-verify", no_argument, NULL, O_NO_VERIFY },
 	{ "json", no_argument, NULL, O_JSON },
@@ -361,6 +363,9 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		case O_PLAIN_TCP:
 			o->plain_tcp = true;
+			break;
+		case O_ALLOW_FROM:
+			o->allow_from = optarg;
 			break;
 		case O_NO_CHECKSUM:
 			o->no_checksum = true;

@@ -127,6 +127,7 @@ static int tcp_params(struct opts *o, const char *hostport, struct mstream_tcp_p
 	tp->accept_timeout_ns = o->accept_timeout_ns;
 	tp->flags = (o->no_checksum ? MSTREAM_TCP_NO_CHECKSUM : 0) |
 		    (o->plain_tcp ? MSTREAM_TCP_PLAIN : 0);
+	tp->allow_from = o->allow_from;
 	tp->log = log_cb;
 	return 0;
 }
