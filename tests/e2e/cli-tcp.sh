@@ -9,7 +9,7 @@
 # its state intact).
 source "$(dirname "$0")/cli-lib.bash"
 
-plan 13
+plan 14
 need_env
 # A minimal guest may not have brought loopback up.
 ip link set lo up 2>/dev/null || ifconfig lo up 2>/dev/null
@@ -121,7 +121,19 @@ c=false; [ "$rc" = 1 ] && wait_for "$WORK/recv.err" 5 "address not allowed" && c
 kill $RPID; { wait $RPID; } 2>/dev/null
 check "--allow-from turns a sender from elsewhere away (sender exit $rc)" $c
 
-# 11-13: the receiver is killed while the state moves (1 MiB/s engine: 4 s).
+# 11: ^C (SIGINT) while recv waits for its sender ends it at once.
+mkdev $SIZE; dst=$REPLY
+port=$((port + 1))
+start_recv $port "$TOK" "$dst"
+start=$(date +%s%N)
+kill -INT $RPID
+run_to rrc wait $RPID
+el=$((($(date +%s%N) - start) / 1000000))
+c=false; [ "$rrc" = 1 ] && [ $el -lt 5000 ] && grep -q "interrupted" "$WORK/recv.err" && c=true
+check "SIGINT ends a waiting recv (exit $rrc after $el ms)" $c
+diag "receiver: $(tail -c 200 "$WORK/recv.err")"
+
+# 12-14: the receiver is killed while the state moves (1 MiB/s engine: 4 s).
 mkdev $SIZE 1 0; src=$REPLY
 mkdev $SIZE; dst=$REPLY
 before=$(sum "$src")
