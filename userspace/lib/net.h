@@ -115,12 +115,17 @@ int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline, int wake);
 /* The whole frame or an error (never a part of one). */
 int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t deadline,
 		   int wake);
+/* The same, also ended by a second eventfd (-1: none). */
+int net_send_frame2(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t deadline,
+		    int wake, int wake2);
 /* A frame into buf (max bytes); *type and *len are what arrived. */
 int net_recv_frame(int fd, uint64_t deadline, int wake, uint16_t *type, void *buf, uint32_t max,
 		   uint32_t *len);
 
-/* Control connection: a monitor thread that answers heartbeats, records
- * frames, and fails the session when the peer is lost. */
+/* ---- net_ctl.c: the control connection ---- */
+
+/* A monitor thread that answers heartbeats, records frames, and fails the
+ * session when the peer is lost. */
 int ctl_init(struct ctl *c, int fd, uint64_t timeout_ns, const char *who);
 int ctl_start(struct ctl *c);
 /* Send a frame within the timeout; ends early if the peer is lost or the
