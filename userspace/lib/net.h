@@ -2,9 +2,14 @@
 /*
  * net.h - the TCP transport's wire format and its control connection.
  *
+ * Unless both ends are plain (MSTREAM_TCP_PLAIN), every connection is first
+ * a TLS 1.3 handshake keyed with the token (net_tls.c); all that follows is
+ * inside TLS.
+ *
  * Every connection starts with a hello (128 bytes, little-endian):
  *   magic "MSTREAM1", version 1, role (control or stream), device and stream
- *   index (stream role), token length and the token, zero-padded to 64 bytes.
+ *   index (stream role), token length and the token, zero-padded to 64 bytes
+ *   (with TLS: no token, length 0; the handshake proved it).
  * The receiver checks it before anything else and compares all 64 token
  * bytes and the length in constant time.
  *
@@ -18,8 +23,8 @@
  *   SUMS       receiver -> sender  the destinations' checksums
  *   HEARTBEAT  both ways, every second
  *   ABORT      both ways: status and message
- * Data connections carry the stream's bytes, raw, until the sender's
- * shutdown(); END says how many there were.
+ * Data connections carry the stream's bytes until the sender's shutdown()
+ * (with TLS, its close_notify); END says how many there were.
  */
 #ifndef MSTREAM_NET_H
 #define MSTREAM_NET_H
