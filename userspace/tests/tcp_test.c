@@ -644,6 +644,7 @@ TEST_F(tcp, signal_interrupts_the_wait_for_a_sender)
  * the receiver gives up at its session timeout instead of waiting forever. */
 struct fake_sender {
 	int port;
+	bool trickle;	/* switch over, then a byte of data every 100 ms */
 	bool stop;
 	pthread_t thread;
 };
@@ -674,9 +675,13 @@ static void *fake_sender_main(void *arg)
 	    net_recv_frame(c, 0, -1, &type, reply, sizeof(reply), &len) || type != F_READY)
 		abort();
 	d = fake_connect(f->port, NET_ROLE_STREAM);
+	if (f->trickle && net_send_frame(c, F_SWITCHOVER, NULL, 0, 0, -1))
+		abort();
 	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
 		if (net_send_frame(c, F_HEARTBEAT, NULL, 0, 0, -1))
 			break; /* the receiver hung up */
+		if (f->trickle && send(d, "x", 1, MSG_NOSIGNAL) != 1)
+			break;
 		msleep(100);
 	}
 	close(d);
@@ -692,6 +697,25 @@ TEST_F(tcp, sender_that_only_heartbeats)
 	tcp_flags = MSTREAM_TCP_PLAIN; /* the fake sender speaks plain TCP */
 	ASSERT_EQ(0, recv_listen(&self->job));
 	f = (struct fake_sender){ .port = self->job.port };
+	pthread_create(&f.thread, NULL, fake_sender_main, &f);
+	recv_main(&self->job);
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
+	pthread_join(f.thread, NULL);
+	EXPECT_EQ(-ETIMEDOUT, self->job.ret);
+	TH_LOG("receiver: %s", self->job.err);
+	EXPECT_FALSE(has_manifest(self->dst));
+}
+
+/* The same sender switched over and trickles a byte every 100 ms: data keeps
+ * moving (no stall), yet the session timeout ends it. */
+TEST_F(tcp, sender_that_trickles)
+{
+	struct fake_sender f;
+
+	self->job.session_ns = 2000000000ULL;
+	tcp_flags = MSTREAM_TCP_PLAIN; /* the fake sender speaks plain TCP */
+	ASSERT_EQ(0, recv_listen(&self->job));
+	f = (struct fake_sender){ .port = self->job.port, .trickle = true };
 	pthread_create(&f.thread, NULL, fake_sender_main, &f);
 	recv_main(&self->job);
 	__atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
