@@ -213,7 +213,8 @@ enum mstream_pool_kind {
 
 struct mstream_pool_params {
 	unsigned int kind;	  /* enum mstream_pool_kind */
-	unsigned int threads;	  /* URING workers; 0 = online CPUs (max 64) */
+	unsigned int threads;	  /* URING workers (max 64); 0 = one per stream,
+				   * at most one per CPU and 16 */
 	unsigned int queue_depth; /* URING buffers per worker; 0 = 8 */
 	size_t buf_size;	  /* bytes per read; 0 = 1 MiB */
 	unsigned int flags;	  /* MSTREAM_POOL_* */
@@ -335,9 +336,22 @@ struct mstream_tcp_params {
 	/* Source: told about each rejected connection (NULL: silent). */
 	void (*log)(const char *msg, void *arg);
 	void *log_arg;
+	/* The whole migration within this; 0 = 600 s. Source: from the
+	 * sender's hello to its last END record (a sender that stalls,
+	 * trickles or only heartbeats cannot keep the destination RESUMING);
+	 * sink: until the receiver's confirmation and checksums (one that
+	 * never confirms cannot keep the sources stopped). */
+	uint64_t session_timeout_ns;
+	/* Source: only peers with this address, or in this ADDRESS/PREFIX
+	 * ("192.0.2.7", "10.0.0.0/8", "fd00::/8"); NULL: any. */
+	const char *allow_from;
 	uint64_t reserved[8];	/* must be zero */
 };
 #define MSTREAM_TCP_NO_CHECKSUM (1u << 0) /* do not xxh64 the streams */
+/* No TLS: the device state and the token cross the network in clear, and
+ * anyone who sees the token can replay it. Trusted networks only. Without
+ * it (the default) every connection is TLS 1.3 keyed with the token. */
+#define MSTREAM_TCP_PLAIN (1u << 1)
 
 #define MSTREAM_TOKEN_MIN 16
 #define MSTREAM_TOKEN_MAX 64

@@ -52,7 +52,7 @@ int check_struct(const char *what, const void *reserved, size_t len, unsigned in
 #define SESSION_FLAGS \
 	(MSTREAM_SESSION_REINIT | MSTREAM_SESSION_CHECKSUM | MSTREAM_SESSION_SOURCE_RUNNING)
 #define FILES_FLAGS MSTREAM_FILES_NO_VERIFY
-#define TCP_FLAGS MSTREAM_TCP_NO_CHECKSUM
+#define TCP_FLAGS (MSTREAM_TCP_NO_CHECKSUM | MSTREAM_TCP_PLAIN)
 
 /* close() that keeps errno and ignores -1. */
 void close_fd(int *fd);
@@ -64,5 +64,9 @@ int ct_memcmp(const void *a, const void *b, size_t len);
 /* The device's checksum through the hook of mstream_device_set_checksum();
  * -ENOENT without one. */
 int device_checksum(struct mstream_device *dev, uint64_t *sum);
+
+/* The io_uring pool's worker count when not given: one per stream, at
+ * most one per CPU, and a cap. */
+unsigned int pool_auto_threads(unsigned int streams);
 
 #endif

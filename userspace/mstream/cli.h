@@ -56,6 +56,8 @@ struct opts {
 	const char *token_file;
 	const char *at_stop;	/* --at-stop: run once the sources stopped */
 	uint64_t timeout_ns, accept_timeout_ns;
+	bool plain_tcp;		/* --plain-tcp: no TLS */
+	const char *allow_from;	/* --allow-from: recv's peer filter */
 	bool demo;
 	int precopy;		/* --precopy 1, --no-precopy 0, unset -1 */
 	uint64_t demo_state_size, demo_engine_bw, demo_dirty_rate;

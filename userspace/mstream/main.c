@@ -12,8 +12,9 @@
 
 static void on_signal(int sig)
 {
-	/* mstream_session_abort() is a single atomic store: signal safe. The
-	 * session sees it within a tick and puts its sources back to RUNNING. */
+	/* mstream_session_abort() is an atomic store and an eventfd write:
+	 * signal safe. Network waits end at once; the session sees it within a
+	 * tick and puts its sources back to RUNNING. */
 	if (current_session)
 		mstream_session_abort(current_session, -EINTR);
 	else

@@ -158,7 +158,7 @@ enum {
 	O_MAX_PRECOPY, O_TICK, O_STALL, O_SOURCE_FINAL, O_TO, O_LISTEN, O_TOKEN, O_TOKEN_FILE,
 	O_TIMEOUT, O_ACCEPT_TIMEOUT, O_NO_CHECKSUM, O_NO_VERIFY, O_JSON, O_PROGRESS,
 	O_NO_PROGRESS, O_DEMO, O_STATE_SIZE, O_ENGINE_BW, O_DIRTY_RATE, O_BACKING, O_NO_REINIT,
-	O_PRECOPY, O_AT_STOP, O_LAST,
+	O_PRECOPY, O_AT_STOP, O_PLAIN_TCP, O_ALLOW_FROM, O_LAST,
 };
 
 #define C_RUN (C_MIGRATE | C_SAVE | C_LOAD | C_RECV) /* run a session */
@@ -204,6 +204,10 @@ static const struct optdef {
 	{ "timeout", O_TIMEOUT, "S", C_NET,
 	  "connect and reply timeout, longest silence of the peer (10)" },
 	{ "accept-timeout", O_ACCEPT_TIMEOUT, "S", C_RECV, "how long to wait for the sender (60)" },
+	{ "plain-tcp", O_PLAIN_TCP, NULL, C_NET,
+	  "no TLS, on both ends: the state crosses in clear (trusted network only)" },
+	{ "allow-from", O_ALLOW_FROM, "ADDR[/LEN]", C_RECV,
+	  "only accept a sender with this address or in this prefix" },
 	{ "no-checksum", O_NO_CHECKSUM, NULL, C_RUN,
 	  "do not compare device checksums nor hash TCP streams" },
 	{ "no-verify", O_NO_VERIFY, NULL, C_LOAD, "skip the up-front hash of the stream files" },
@@ -494,6 +498,12 @@ void opts_parse(struct opts *o, const struct command *c, int argc, char **argv)
 		case O_ACCEPT_TIMEOUT:
 			o->accept_timeout_ns =
 				num("--accept-timeout", optarg, 1, 86400) * 1000000000ULL;
+			break;
+		case O_PLAIN_TCP:
+			o->plain_tcp = true;
+			break;
+		case O_ALLOW_FROM:
+			o->allow_from = optarg;
 			break;
 		case O_NO_CHECKSUM:
 			o->no_checksum = true;

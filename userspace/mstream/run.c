@@ -107,7 +107,9 @@ static int tcp_params(struct opts *o, const char *hostport, struct mstream_tcp_p
 		err("a port is required (HOST:PORT)");
 		return EXIT_USAGE;
 	}
-	tp->host = hostport && host[0] ? host : NULL;
+	/* "HOST:PORT"; ":PORT": every local address for a receiver, loopback
+	 * for a sender; no option: loopback. */
+	tp->host = hostport && (host[0] || !need_port) ? host : NULL;
 	tp->token = token_get(o);
 	if (!tp->token) {
 		err("a session token is required: --token-file FILE, --token T or $MSTREAM_TOKEN "
@@ -116,7 +118,9 @@ static int tcp_params(struct opts *o, const char *hostport, struct mstream_tcp_p
 	}
 	tp->timeout_ns = o->timeout_ns;
 	tp->accept_timeout_ns = o->accept_timeout_ns;
-	tp->flags = o->no_checksum ? MSTREAM_TCP_NO_CHECKSUM : 0;
+	tp->flags = (o->no_checksum ? MSTREAM_TCP_NO_CHECKSUM : 0) |
+		    (o->plain_tcp ? MSTREAM_TCP_PLAIN : 0);
+	tp->allow_from = o->allow_from;
 	tp->log = log_cb;
 	return 0;
 }
@@ -245,7 +249,10 @@ int cmd_recv(struct opts *o)
 	ret = mstream_source_create_tcp(&src, &tp);
 	if (!ret) {
 		/* On stderr, flushed: a script may wait for this line. */
-		fprintf(stderr, "mstream: listening on %s:%d\n", tp.host ? tp.host : "127.0.0.1",
+		const char *h = !tp.host ? "127.0.0.1" : tp.host[0] ? tp.host : "*";
+		bool v6 = strchr(h, ':');
+
+		fprintf(stderr, "mstream: listening on %s%s%s:%d\n", v6 ? "[" : "", h, v6 ? "]" : "",
 			mstream_source_port(src));
 		fflush(stderr);
 		ret = mstream_sink_create_devices(&sink, devs, n);

@@ -24,7 +24,7 @@ TEST(sizes_are_pinned)
 	EXPECT_EQ(104, sizeof(struct mstream_stream_params));
 	EXPECT_EQ(168, sizeof(struct mstream_stream_stats));
 	EXPECT_EQ(168, sizeof(struct mstream_pool_stats));
-	EXPECT_EQ(128, sizeof(struct mstream_tcp_params));
+	EXPECT_EQ(144, sizeof(struct mstream_tcp_params));
 	EXPECT_EQ(72, sizeof(struct mstream_policy));
 	EXPECT_EQ(288, sizeof(struct mstream_session_params));
 	EXPECT_EQ(360, sizeof(struct mstream_session_stats));
