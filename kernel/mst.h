@@ -279,6 +279,8 @@ enum mst_sess_kind {
  * @rx_gen: resuming: per page, 1 + the newest save pass applied (0: none).
  * @crit_applied, @crit_gen: resuming: newest CRIT applied (under
  *	mst_state.crit_lock).
+ * @memcg: the memory cgroup of the task that opened the session, charged
+ *	for what the session allocates, the engines' chunks included.
  * @s: the streams, @nfiles of them.
  */
 struct mst_sess {
@@ -300,6 +302,7 @@ struct mst_sess {
 	u32 *rx_gen;
 	bool crit_applied;
 	u64 crit_gen;
+	struct mem_cgroup *memcg;
 	struct mst_stream s[] __counted_by(nfiles);
 };
 

@@ -36,6 +36,8 @@
 #include <linux/bitmap.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -415,7 +417,7 @@ static int mst_eng_emit_end(struct mst_engine *e)
 static void mst_eng_kick_locked(struct mst_engine *e)
 {
 	lockdep_assert_held(&e->s->lock);
-	e->kick = true;
+	WRITE_ONCE(e->kick, true);
 	wake_up_interruptible(&e->wq);
 }
 
@@ -653,8 +655,12 @@ static int mst_eng_thread(void *arg)
 {
 	struct mst_engine *e = arg;
 	struct mst_stream *s = e->s;
+	struct mem_cgroup *old_memcg;
 	struct mst_job job;
 	int err = 0;
+
+	/* the chunks it allocates are charged to whoever opened the session */
+	old_memcg = set_active_memcg(s->sess->memcg);
 
 	while (!kthread_should_stop()) {
 		enum mst_job_kind kind = MST_JOB_NONE;
@@ -663,7 +669,7 @@ static int mst_eng_thread(void *arg)
 			mutex_lock(&s->lock);
 			kind = mst_eng_pick_locked(e, &job);
 			if (kind == MST_JOB_NONE)
-				e->kick = false;
+				WRITE_ONCE(e->kick, false);
 			mutex_unlock(&s->lock);
 		}
 		if (kind == MST_JOB_NONE) {
@@ -690,6 +696,7 @@ static int mst_eng_thread(void *arg)
 		mst_queue_put_free(&s->q, e->cur);
 		e->cur = NULL;
 	}
+	set_active_memcg(old_memcg);
 	return 0;
 }
 
@@ -752,7 +759,7 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 		e->nruns = dev->st.nruns > shard ?
 			   div_u64(dev->st.nruns - shard - 1, nshards) + 1 : 0;
 		e->job_map = bitmap_zalloc(max_t(u64, e->nruns, 1) *
-					   MST_SHARD_PAGES, GFP_KERNEL);
+					   MST_SHARD_PAGES, GFP_KERNEL_ACCOUNT);
 		if (!e->job_map)
 			return -ENOMEM;
 	}
@@ -813,7 +820,7 @@ int mst_fw_init_save(struct mst_sess *sess)
 		nshards = 1;
 		sess->neng = 1;
 	}
-	sess->eng = kcalloc(sess->neng, sizeof(*sess->eng), GFP_KERNEL);
+	sess->eng = kcalloc(sess->neng, sizeof(*sess->eng), GFP_KERNEL_ACCOUNT);
 	if (!sess->eng)
 		return -ENOMEM;
 

@@ -44,7 +44,7 @@ struct mst_chunk *mst_chunk_alloc_extra(u32 size)
 {
 	struct mst_chunk *c;
 
-	c = kvzalloc(sizeof(*c) + (size_t)size, GFP_KERNEL);
+	c = kvzalloc(sizeof(*c) + (size_t)size, GFP_KERNEL_ACCOUNT);
 	if (!c)
 		return NULL;
 	INIT_LIST_HEAD(&c->node);
@@ -170,8 +170,9 @@ static struct mst_chunk *mst_queue_take_free_locked(struct mst_queue *q)
 static struct mst_chunk *mst_queue_alloc_buf(struct mst_queue *q,
 					     struct mst_chunk *c, bool nowait)
 {
-	c->buf = kvmalloc(q->chunk_size,
-			  nowait ? GFP_NOWAIT | __GFP_NOWARN : GFP_KERNEL);
+	c->buf = kvmalloc(q->chunk_size, nowait ?
+			  GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT :
+			  GFP_KERNEL_ACCOUNT);
 	if (c->buf) {
 		c->cap = q->chunk_size;
 		return c;
@@ -387,7 +388,7 @@ void mst_queue_set_error(struct mst_queue *q, int err)
 void mst_queue_close(struct mst_queue *q)
 {
 	spin_lock(&q->lock);
-	q->closed = true;
+	WRITE_ONCE(q->closed, true);
 	spin_unlock(&q->lock);
 	wake_up_all(&q->freeq);
 	wake_up_interruptible_poll(&q->readq, EPOLLIN | EPOLLRDNORM | EPOLLHUP);
@@ -415,7 +416,7 @@ void mst_queue_reset(struct mst_queue *q)
 	q->consumed = 0;
 	q->pass_end = false;
 	q->stream_end = false;
-	q->closed = false;
+	WRITE_ONCE(q->closed, false);
 	q->error = 0;
 	spin_unlock(&q->lock);
 	mutex_unlock(&q->read_lock);

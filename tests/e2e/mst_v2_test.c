@@ -12,6 +12,8 @@
  *   pattern backed;
  * - REINIT with and without the PRECOPY_INFOv2 opt-in.
  */
+#include <sys/stat.h>
+
 #include "mst_harness.h"
 
 #define SMALL_STATE	(16 * MST_MIB)
@@ -428,6 +430,29 @@ TEST_F_TIMEOUT(v2_dev, nonblock_eagain_and_poll, 120)
 	mst_pipe_free(&p);
 	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 	close(sfd);
+}
+
+/*
+ * `checksum` hashes the whole state under the device's state lock: root
+ * only, and a read allocates nothing (an instance never opened has no state
+ * to hash).
+ */
+TEST(checksum_root_only_allocates_nothing)
+{
+	char uuid[37], path[256], buf[64];
+	uint64_t gen = 1;
+	struct stat sb;
+
+	MST_REQUIRE_DEVICE();
+	ASSERT_EQ(0, mst_mdev_create(uuid));
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mstream/checksum", uuid);
+	ASSERT_EQ(0, stat(path, &sb));
+	EXPECT_EQ(0400, sb.st_mode & 0777);
+	EXPECT_RET(-ENODATA, file_read_str(path, buf, sizeof(buf)));
+	/* crit_gen is 0 while no state is allocated */
+	EXPECT_EQ(0, mst_knob_read_u64(uuid, "crit_gen", &gen));
+	EXPECT_EQ(0, gen);
+	EXPECT_EQ(0, mst_mdev_remove(uuid));
 }
 
 /* ------------------------------------------------------------ FSM */
