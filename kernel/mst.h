@@ -201,7 +201,11 @@ struct mst_engine {
  * struct mst_stream - one FD of a session and what stands behind it
  * @sess: the session.
  * @id: FD index: 0 is the critical FD in v3 and the data_fd in v2.
- * @filp: the session's own reference to the FD's file, dropped at teardown.
+ * @filp: the FD's file. The session holds a reference to it until
+ *	teardown, except for a v3 source's dirty stream once handed out by
+ *	GET MIG_STREAM_FDS (@handed): then its descriptors alone hold it, and
+ *	its release abandons the stream (mst_fw_abandon()), which clears it.
+ * @handed: see @filp (under mst_dev.state_mutex).
  * @xfer: bytes read (saving) or written (resuming) through it.
  *
  * Saving:
@@ -218,7 +222,10 @@ struct mst_engine {
  * @crit_ended: sub-stream 0 ended (mux and v3 critical).
  * @crit_seq: mux: next seq of sub-stream 0.
  * @end_chunk: v3 critical: the END record, allocated up front.
- * @dirty_ended: v3 critical: dirty streams that produced their END.
+ * @dirty_ended: v3 critical: dirty streams that produced their END or
+ *	were abandoned.
+ * @dirty_counted: v3 dirty: counted in stream 0's @dirty_ended (under
+ *	stream 0's @lock).
  * @acct: critical bytes (v2 data_fd, v3 critical FD).
  * @eng: first of its @neng engines in the session's array.
  *
@@ -232,6 +239,7 @@ struct mst_stream {
 	struct mst_sess *sess;
 	u32 id;
 	struct file *filp;
+	bool handed;
 	atomic64_t xfer;
 
 	struct mst_queue q;
@@ -246,6 +254,7 @@ struct mst_stream {
 	u64 crit_seq;
 	struct mst_chunk *end_chunk;
 	u32 dirty_ended;
+	bool dirty_counted;
 	struct mst_acct acct;
 	struct mst_engine *eng;
 	u32 neng;
@@ -375,6 +384,7 @@ void mst_fw_go(struct mst_sess *sess, bool precopy);
 void mst_fw_stop(struct mst_sess *sess);
 void mst_fw_release(struct mst_sess *sess);
 void mst_fw_stop_copy(struct mst_sess *sess);
+void mst_fw_abandon(struct mst_stream *s);
 int mst_fw_reinit(struct mst_sess *sess);
 u64 mst_fw_remaining(struct mst_stream *s);
 u64 mst_fw_full_size(struct mst_dev *dev);

@@ -117,6 +117,9 @@ static int mst_file_release(struct inode *inode, struct file *filp)
 {
 	struct mst_stream *s = filp->private_data;
 
+	/* only a handed-out dirty stream's file is released in a session */
+	if (s->sess->kind == MST_SESS_SAVE && READ_ONCE(s->filp) == filp)
+		mst_fw_abandon(s);
 	mst_sess_put(s->sess);
 	return 0;
 }

@@ -579,9 +579,9 @@ static void mst_crit_maybe_end_locked(struct mst_stream *s)
 }
 
 /*
- * v3: dirty stream @s ended (@err 0), or failed. A failure fails the save:
- * stream 0 returns the errno once its data is read, instead of waiting for
- * an END that cannot come.
+ * v3: dirty stream @s ended or was abandoned (@err 0), or failed. A failure
+ * fails the save: stream 0 returns the errno once its data is read, instead
+ * of waiting for an END that cannot come.
  */
 static void mst_crit_dirty_done(struct mst_stream *s, int err)
 {
@@ -592,8 +592,11 @@ static void mst_crit_dirty_done(struct mst_stream *s, int err)
 		return;
 	}
 	mutex_lock(&s0->lock);
-	s0->dirty_ended++;
-	mst_crit_maybe_end_locked(s0);
+	if (!s->dirty_counted) {
+		s->dirty_counted = true;
+		s0->dirty_ended++;
+		mst_crit_maybe_end_locked(s0);
+	}
 	mutex_unlock(&s0->lock);
 }
 
@@ -998,8 +1001,28 @@ void mst_fw_stop_copy(struct mst_sess *sess)
 			s->eng[j].final = true;
 			mst_eng_kick_locked(&s->eng[j]);
 		}
+		/* every dirty stream may have been abandoned already */
+		if (sess->protocol == 3 && !s->id)
+			mst_crit_maybe_end_locked(s);
 		mutex_unlock(&s->lock);
 	}
+}
+
+/**
+ * mst_fw_abandon() - the last descriptor of a v3 source's dirty stream closed
+ * @s: the stream, handed out by GET MIG_STREAM_FDS.
+ *
+ * Nobody can read the stream any more: its queue is closed (the engine
+ * stops producing, its data is dropped) and it no longer holds back the end
+ * of stream 0. The destination, which misses it, fails RESUMING -> STOP.
+ *
+ * Context: the file's release; may sleep.
+ */
+void mst_fw_abandon(struct mst_stream *s)
+{
+	WRITE_ONCE(s->filp, NULL);
+	mst_queue_close(&s->q);
+	mst_crit_dirty_done(s, 0);
 }
 
 /**

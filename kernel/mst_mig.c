@@ -116,9 +116,12 @@ static void mst_sess_put_files(struct mst_sess *sess)
 	u32 i;
 
 	for (i = 0; i < sess->nfiles; i++) {
-		if (sess->s[i].filp)
-			fput(sess->s[i].filp);
-		sess->s[i].filp = NULL;
+		struct mst_stream *s = &sess->s[i];
+
+		if (s->filp && !s->handed)
+			fput(s->filp);
+		/* a handed-out file's release must not abandon a dead session */
+		WRITE_ONCE(s->filp, NULL);
 	}
 }
 
@@ -546,6 +549,57 @@ static int mst_feature_multistream(struct mst_dev *dev, u32 flags,
 }
 
 /*
+ * state_mutex held: a reference to the file of each dirty stream. Once a
+ * source's dirty stream was handed out (below), only its descriptors hold
+ * its file: a reference is taken only while one of them is still open; once
+ * every one was closed the stream was abandoned (mst_fw_abandon()) and the
+ * call fails with -ENODEV.
+ */
+static int mst_stream_files_get(struct mst_sess *sess, struct file **files,
+				u32 n)
+{
+	u32 i;
+
+	lockdep_assert_held(&sess->dev->state_mutex);
+
+	for (i = 0; i < n; i++) {
+		struct mst_stream *s = &sess->s[i + 1];
+
+		files[i] = s->handed ? get_file_active(&s->filp) :
+				       get_file(s->filp);
+		if (!files[i]) {
+			while (i--)
+				fput(files[i]);
+			return -ENODEV;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The descriptors of a source's dirty streams are installed: the session
+ * drops its own reference to their files, so that closing the last
+ * descriptor of a stream abandons it, which the file's release sees.
+ */
+static void mst_stream_files_hand_out(struct mst_dev *dev,
+				      struct mst_sess *sess)
+{
+	u32 i;
+
+	mutex_lock(&dev->state_mutex);
+	for (i = 1; dev->sess == sess && sess->kind == MST_SESS_SAVE &&
+		    i < sess->nfiles; i++) {
+		struct mst_stream *s = &sess->s[i];
+
+		if (s->handed)
+			continue;
+		s->handed = true;
+		fput(s->filp);
+	}
+	mutex_unlock(&dev->state_mutex);
+}
+
+/*
  * The files are taken under state_mutex, the user copies and the new
  * descriptors made after it (a fault on the user buffer stalls this call
  * only), and fd_install() comes last, once nothing can fail, as mlx5's
@@ -577,17 +631,20 @@ static int mst_feature_stream_fds(struct mst_dev *dev, u32 flags,
 		return -ENOENT;
 	}
 	n = sess->nfiles - 1;
-	if (hdr.num_fds >= n && argsz >= sizeof(hdr) + (size_t)n * sizeof(s32))
-		for (i = 0; i < n; i++)
-			files[i] = get_file(sess->s[i + 1].filp);
+	if (hdr.num_fds < n || argsz < sizeof(hdr) + (size_t)n * sizeof(s32)) {
+		mutex_unlock(&dev->state_mutex);
+		if (hdr.num_fds < n)
+			return put_user(n, (u32 __user *)arg) ? -EFAULT : -ENOSPC;
+		return -EINVAL;
+	}
+	ret = mst_stream_files_get(sess, files, n);
+	if (!ret)
+		kref_get(&sess->ref);
 	hdr.flags = sess->kind == MST_SESS_RESUME ?
 		    VFIO_MIG_STREAM_FDS_RESUMING : 0;
 	mutex_unlock(&dev->state_mutex);
-
-	if (hdr.num_fds < n)
-		return put_user(n, (u32 __user *)arg) ? -EFAULT : -ENOSPC;
-	if (argsz < sizeof(hdr) + (size_t)n * sizeof(s32))
-		return -EINVAL;
+	if (ret)
+		return ret;
 
 	for (i = 0; i < n; i++) {
 		fds[i] = get_unused_fd_flags(O_CLOEXEC);
@@ -604,6 +661,8 @@ static int mst_feature_stream_fds(struct mst_dev *dev, u32 flags,
 	}
 	for (i = 0; i < n; i++)
 		fd_install(fds[i], files[i]);
+	mst_stream_files_hand_out(dev, sess);
+	mst_sess_put(sess);
 	return 0;
 
 err_put_fds:
@@ -611,6 +670,7 @@ err_put_fds:
 		put_unused_fd(fds[j]);
 	for (i = 0; i < n; i++)
 		fput(files[i]);
+	mst_sess_put(sess);
 	return ret;
 }
 

@@ -1390,6 +1390,47 @@ TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
 	mst_v3_close(&d);
 }
 
+/*
+ * On the source, closing every descriptor of a dirty stream abandons it:
+ * its data is dropped and it no longer holds back the end of the critical
+ * stream, so the other streams drain to their end; the destination, which
+ * misses that stream, fails RESUMING -> STOP, and the source is intact.
+ */
+TEST_F_TIMEOUT(v3_end, source_dirty_stream_abandoned, 120)
+{
+	struct mst_v3_sess s, d;
+	struct mst_pipe p[3];
+	uint64_t sum0 = 0, sum1 = 1;
+	uint32_t num = 2;
+	int fds[2];
+	char why[256];
+
+	/* 2 MiB per dirty stream, far beyond one 64 KiB chunk of read-ahead */
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "read_ahead", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "chunk_size", 64 * 1024));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum0));
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 2, S(RESUMING), &d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, 2, S(STOP_COPY), &s));
+	for (uint32_t i = 0; i <= 2; i++)
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
+	close(s.fds[1]);
+	s.fds[1] = -1;
+	p[2].eof = true;
+	ASSERT_EQ(0, mst_drain(p, 3, 60, why, sizeof(why))) TH_LOG("%s", why);
+	/* the abandoned stream cannot be had again */
+	EXPECT_RET(-ENODEV, mst_stream_fds(self->src.fd, fds, &num, NULL));
+	for (uint32_t i = 0; i <= 2; i++)
+		mst_pipe_free(&p[i]);
+	EXPECT_RET(-ENODATA, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_reset(self->dst.fd));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(RUNNING), NULL));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum1));
+	EXPECT_EQ(sum0, sum1);
+	mst_v3_close(&s);
+	mst_v3_close(&d);
+}
+
 struct crit_reader {
 	struct mst_pipe *p;
 	ssize_t ret;

@@ -175,14 +175,18 @@ struct vfio_device_feature_mig_multistream {
  * into @fds. Each call installs new descriptors (which refer to the same
  * streams, as dup() would: the descriptors of one stream share its file
  * status flags, O_NONBLOCK included); the caller owns and closes them.
- * Closing a stream FD early does
- * not end the session: the stream's data is simply not delivered, and a
- * destination missing it fails RESUMING -> STOP.
+ * Closing a stream FD early does not end the session. On the source, once
+ * every descriptor of a dirty stream is closed, the stream is abandoned: its
+ * data is dropped, and it no longer holds back the end of the critical
+ * stream, so that the others can still be read to their end (a source
+ * stream nobody reads would otherwise keep the save from completing). A
+ * destination missing a stream fails RESUMING -> STOP.
  *
  * Errors: -ENOENT when no v3 session is open (v2 selected, or the device is
  * not in a saving or resuming state); -ENOSPC when @num_fds is below N, with
- * N written to @num_fds; -EINVAL for non-zero @flags. The FDs are opened
- * O_RDONLY on the source and O_WRONLY on the destination, like data_fd.
+ * N written to @num_fds; -EINVAL for non-zero @flags; -ENODEV when a dirty
+ * stream of the source was abandoned. The FDs are opened O_RDONLY on the
+ * source and O_WRONLY on the destination, like data_fd.
  */
 #define VFIO_DEVICE_FEATURE_MIG_STREAM_FDS 257
 
