@@ -739,13 +739,14 @@ long mst_mig_precopy_ioctl(struct mst_stream *s, void __user *arg)
 	if (info.argsz < minsz)
 		return -EINVAL;
 
+	/* an ended session's FD answers -ENODEV whatever the state, as reads */
 	mutex_lock(&dev->state_mutex);
-	if (!mst_precopy_state(dev->mig_state)) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
 	if (!mst_sess_live(s)) {
 		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (!mst_precopy_state(dev->mig_state)) {
+		ret = -EINVAL;
 		goto out_unlock;
 	}
 	optin = dev->precopy_v2;

@@ -374,6 +374,15 @@ TEST_F(v2_dev, cancel_and_reset_end_the_session)
 	ASSERT_GT(read(sfd, buf, sizeof(buf)), 0);
 	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 	EXPECT_SYSERR(ENODEV, read(sfd, buf, sizeof(buf)));
+	{
+		struct vfio_precopy_info info;
+
+		/* the session ended: -ENODEV wins over the state's -EINVAL */
+		EXPECT_RET(-ENODEV, mst_precopy_info(sfd, &info));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_PRE_COPY, NULL));
+		EXPECT_RET(-ENODEV, mst_precopy_info(sfd, &info));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	}
 	close(sfd);
 	ASSERT_EQ(0, mst_checksum(self->dev.uuid, &sum1));
 	EXPECT_EQ(sum0, sum1);
