@@ -122,7 +122,8 @@
  * in v2; every stream FD then returns -ENODEV and the device state is intact.
  * -ENODEV is what reads, %VFIO_MIG_GET_STREAM_INFO and (on the critical FD)
  * VFIO_MIG_GET_PRECOPY_INFO return on an FD of an ended session, whatever
- * the device's state, before any other check of the call's arguments' use.
+ * the device's state; only a malformed argument (a short argsz) is reported
+ * first, with -EINVAL.
  * A destination that leaves RESUMING for STOP before every stream has ended,
  * or after a stream was found corrupt, fails that arc and the device enters
  * VFIO_DEVICE_STATE_ERROR.
