@@ -212,7 +212,8 @@ struct mst_engine {
  * @q: the chunk queue.
  * @q_ready: @q was initialized.
  * @lock: protects the producer side of the stream: @published, @pass_open,
- *	@stopcopy, @closed, @end_done, @crit_ended, @crit_seq, @end_chunk,
+ *	@stopcopy, @closed, @end_done, @crit_ended, @crit_seq,
+ *	@crit_extra_last, @end_chunk,
  *	@dirty_ended and the job state of its engines.
  * @published: bytes published into @q.
  * @pass_open: readers wait for more data instead of getting -ENOMSG.
@@ -221,6 +222,7 @@ struct mst_engine {
  * @end_done: the whole stream ended (mst_queue_end_stream() called).
  * @crit_ended: sub-stream 0 ended (mux and v3 critical).
  * @crit_seq: mux: next seq of sub-stream 0.
+ * @crit_extra_last: mux: the extra chunk published last is a CRIT record.
  * @end_chunk: v3 critical: the END record, allocated up front.
  * @dirty_ended: v3 critical: dirty streams that produced their END or
  *	were abandoned.
@@ -252,6 +254,7 @@ struct mst_stream {
 	bool end_done;
 	bool crit_ended;
 	u64 crit_seq;
+	bool crit_extra_last;
 	struct mst_chunk *end_chunk;
 	u32 dirty_ended;
 	bool dirty_counted;

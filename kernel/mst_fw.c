@@ -543,6 +543,7 @@ static void mst_mux_maybe_end_locked(struct mst_stream *s)
 	mst_put_rec(c->buf, MST_TAG_END, 0, s->crit_seq++, 0, 0, 0);
 	c->len = MST_END_REC_SIZE;
 	mst_queue_publish_extra(&s->q, c);
+	s->crit_extra_last = false;
 	s->published += MST_END_REC_SIZE;
 	s->crit_ended = true;
 	s->end_done = true;
@@ -1025,6 +1026,14 @@ void mst_fw_abandon(struct mst_stream *s)
 	mst_crit_dirty_done(s, 0);
 }
 
+/* Copies a CRIT record over one of the same seq that no one read yet. */
+static void mst_crit_rewrite(struct mst_chunk *c, void *arg)
+{
+	const struct mst_chunk *src = arg;
+
+	memcpy(c->buf, src->buf, src->len);
+}
+
 /**
  * mst_fw_reinit() - new critical data: bump the generation and queue it
  * @sess: the saving session; dev->sess_lock held.
@@ -1061,9 +1070,20 @@ int mst_fw_reinit(struct mst_sess *sess)
 			return -EBUSY;
 		}
 		mst_state_bump_crit(&dev->st);
+		/* an unread record takes the new content: REINITs do not pile up */
+		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq - 1);
+		if (s->crit_extra_last &&
+		    mst_queue_rewrite_last_extra(&s->q, mst_crit_rewrite, c)) {
+			if (acct)
+				mst_acct_flag(&s->acct);
+			mutex_unlock(&s->lock);
+			kvfree(c);
+			return 0;
+		}
 		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq++);
 		start = s->published;
 		mst_queue_publish_extra(&s->q, c);
+		s->crit_extra_last = true;
 		s->published += rec;
 		if (acct) {
 			pos = mst_queue_consumed(&s->q);

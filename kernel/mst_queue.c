@@ -97,6 +97,7 @@ static void mst_queue_drop_ready_locked(struct mst_queue *q,
 
 	lockdep_assert_held(&q->lock);
 
+	q->last_extra = NULL;
 	list_for_each_entry_safe(c, tmp, &q->ready, node) {
 		list_del(&c->node);
 		if (c->extra) {
@@ -245,6 +246,8 @@ static void mst_queue_append(struct mst_queue *q, struct mst_chunk *c)
 		c->rpos = 0;
 		list_add_tail(&c->node, &q->ready);
 		q->produced += c->len;
+		if (c->extra)
+			q->last_extra = c;
 		appended = true;
 	} else {
 		drop = mst_queue_release_locked(q, c);
@@ -296,6 +299,38 @@ void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c)
 {
 	c->extra = true;
 	mst_queue_append(q, c);
+}
+
+/**
+ * mst_queue_rewrite_last_extra() - update an extra chunk no one read yet
+ * @q: the queue.
+ * @fn: rewrites the chunk's bytes in place, @len unchanged.
+ * @arg: argument of @fn.
+ *
+ * Only the holder of @q->read_lock copies from or retires a ready chunk, so
+ * while this holds it the chunk stays in place and unread. A reader that
+ * holds it (it may be stalled in a fault on its buffer) is not waited for.
+ *
+ * Context: may sleep (@fn may).
+ * Return: true if @fn ran.
+ */
+bool mst_queue_rewrite_last_extra(struct mst_queue *q,
+				  void (*fn)(struct mst_chunk *c, void *arg),
+				  void *arg)
+{
+	struct mst_chunk *c;
+
+	if (!mutex_trylock(&q->read_lock))
+		return false;
+	spin_lock(&q->lock);
+	c = q->last_extra;
+	if (c && (c->rpos || q->closed))
+		c = NULL;
+	spin_unlock(&q->lock);
+	if (c)
+		fn(c, arg);
+	mutex_unlock(&q->read_lock);
+	return c != NULL;
 }
 
 /**
@@ -494,6 +529,8 @@ static ssize_t mst_queue_copy_out(struct mst_queue *q, struct iov_iter *to)
 		extra = c->extra;
 		if (c->rpos == c->len) {
 			list_del_init(&c->node);
+			if (c == q->last_extra)
+				q->last_extra = NULL;
 			retired = true;
 			if (!extra) {
 				c->len = 0;

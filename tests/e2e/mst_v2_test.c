@@ -464,6 +464,42 @@ TEST(checksum_root_only_allocates_nothing)
 	EXPECT_EQ(0, mst_mdev_remove(uuid));
 }
 
+/*
+ * v2 mux publishes a REINIT's record at once, outside the pool: REINITs
+ * while the FD is not read must not pile up records (memory the user could
+ * grow without bound). One unread record takes the newest content.
+ */
+TEST(mux_reinits_coalesce)
+{
+	struct mst_cfg cfg = MST_CFG_QUIET;
+	struct mst_dev dev;
+	struct mst_pipe p;
+	uint64_t gen = 0;
+	char why[256];
+	int sfd = -1;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = SMALL_STATE;
+	cfg.backing = "memory";
+	cfg.v2_mode = "mux";
+	ASSERT_EQ(0, mst_dev_create_open(&dev, &cfg));
+	ASSERT_EQ(0, mst_set_state(dev.fd, VFIO_DEVICE_STATE_PRE_COPY, &sfd));
+	for (int i = 0; i < 50; i++)
+		ASSERT_EQ(0, mst_knob_write(dev.uuid, "reinit", "1"));
+	ASSERT_EQ(0, mst_knob_read_u64(dev.uuid, "crit_gen", &gen));
+	ASSERT_EQ(0, mst_set_state(dev.fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	mst_pipe_init(&p, sfd, -1, 0, -1);
+	ASSERT_EQ(0, mst_drain(&p, 1, 120, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_TRUE(mst_pipe_check(&p, why, sizeof(why))) TH_LOG("%s", why);
+	TH_LOG("%llu CRIT records for 50 REINITs", (unsigned long long)p.mon.ncrit);
+	/* the session's first record, and one that took every REINIT */
+	EXPECT_EQ(2, p.mon.ncrit);
+	EXPECT_EQ(gen, p.mon.last_crit_gen);
+	mst_pipe_free(&p);
+	close(sfd);
+	mst_dev_destroy(&dev);
+}
+
 /* ------------------------------------------------------------ FSM */
 
 FIXTURE(fsm)
