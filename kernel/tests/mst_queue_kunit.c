@@ -805,10 +805,44 @@ static void mst_queue_wakes_reader(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r->err, 0);
 }
 
+static void t_fill_b(struct mst_chunk *c, void *arg)
+{
+	memset(c->buf, *(u8 *)arg, c->len);
+}
+
+/*
+ * The extra chunk published last can be rewritten while no byte of it was
+ * read, never once a reader started on it or after it was retired.
+ */
+static void mst_queue_rewrite_extra(struct kunit *test)
+{
+	struct mst_queue *q = t_queue(test, 2, 4096);
+	struct mst_chunk *c = mst_chunk_alloc_extra(64);
+	u8 b = 'b', c2 = 'c', buf[64];
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_EXPECT_FALSE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &b));
+	memset(c->buf, 'a', 64);
+	c->len = 64;
+	t_put(test, q, 'p', 16);
+	mst_queue_publish_extra(q, c);
+	t_put(test, q, 'q', 16);	/* pool chunks do not count */
+	KUNIT_EXPECT_TRUE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &b));
+	KUNIT_ASSERT_EQ(test, t_read(q, buf, 17, true), 17);
+	KUNIT_EXPECT_EQ(test, buf[16], 'b');
+	/* a byte of it was read: no more rewriting */
+	KUNIT_EXPECT_FALSE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &c2));
+	KUNIT_ASSERT_EQ(test, t_read(q, buf, 63, true), 63);
+	KUNIT_EXPECT_EQ(test, buf[62], 'b');
+	/* retired */
+	KUNIT_EXPECT_FALSE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &c2));
+}
+
 static struct kunit_case mst_queue_cases[] = {
 	KUNIT_CASE_PARAM(mst_queue_init_args, t_init_gen_params),
 	KUNIT_CASE(mst_queue_bounded_memory),
 	KUNIT_CASE(mst_queue_publish_order),
+	KUNIT_CASE(mst_queue_rewrite_extra),
 	KUNIT_CASE_PARAM(mst_queue_read_results, t_result_gen_params),
 	KUNIT_CASE(mst_queue_partial_reads),
 	KUNIT_CASE(mst_queue_extra_chunks),
