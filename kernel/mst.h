@@ -140,9 +140,9 @@ enum mst_eng_kind {
 };
 
 /**
- * struct mst_engine - one save engine of the firmware model (a kthread)
+ * struct mst_engine - one save engine of the firmware model (a work item)
  * @s: the stream it produces into (several engines share it in mux mode).
- * @task: the thread.
+ * @work: runs the engine's jobs until it has none (mst_fw_wq).
  * @kind: enum mst_eng_kind.
  * @idx: engine number in the session.
  * @sub: sub-stream id its records carry.
@@ -150,11 +150,12 @@ enum mst_eng_kind {
  * @nshards: shards of the session (1 for v2 single).
  * @nruns: 1 MiB runs in its shard.
  * @job_map: PAGES: the dirty bits the current pass took, run by run.
- * @wq: the engine waits here for work.
- * @kick: work was posted (written under @s->lock).
+ * @paceq: the engine sleeps here while it paces; woken when the session
+ *	stops.
  *
  * Engine-private: @cur (chunk being filled), @seq (next record seq of @sub,
- * read by others only while the engine is idle), @pace_next, @blocked_ns.
+ * read by others only while the engine is idle), @pace_next, @blocked_ns,
+ * @err (a job failed: the engine does nothing more).
  *
  * v2 single, under @s->lock: @wpos, the stream position just past the last
  * record whose place the engine took (see mst_eng_reserve()).
@@ -168,7 +169,7 @@ enum mst_eng_kind {
  */
 struct mst_engine {
 	struct mst_stream *s;
-	struct task_struct *task;
+	struct work_struct work;
 	enum mst_eng_kind kind;
 	u32 idx;
 	u32 sub;
@@ -176,13 +177,13 @@ struct mst_engine {
 	u32 nshards;
 	u64 nruns;
 	unsigned long *job_map;
-	wait_queue_head_t wq;
-	bool kick;
+	wait_queue_head_t paceq;
 
 	struct mst_chunk *cur;
 	u64 seq;
 	u64 pace_next;
 	u64 blocked_ns;
+	int err;
 	u64 wpos;
 
 	u64 passes;
@@ -382,6 +383,8 @@ void mst_wl_kick(struct mst_dev *dev);
 extern const struct mst_rx_ops mst_rx_ops;
 
 /* mst_fw.c */
+int mst_fw_module_init(void);
+void mst_fw_module_exit(void);
 int mst_fw_init_save(struct mst_sess *sess);
 void mst_fw_go(struct mst_sess *sess, bool precopy);
 void mst_fw_stop(struct mst_sess *sess);

@@ -2,7 +2,7 @@
 /*
  * vfio-mstream: the firmware model of the saving side.
  *
- * Save engines are kthreads. Each produces the records of one sub-stream
+ * Save engines are work items. Each produces the records of one sub-stream
  * into its stream's chunk queue, a chunk at a time, never more than the
  * queue's read-ahead ahead of the reader, at a paced bandwidth. An engine is
  * a pipeline, as device firmware is: the job it has started (a pass over its
@@ -35,12 +35,12 @@
 
 #include <linux/bitmap.h>
 #include <linux/hrtimer.h>
-#include <linux/kthread.h>
 #include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "mst.h"
 
@@ -232,16 +232,10 @@ static void mst_eng_pace(struct mst_engine *e, u32 bytes)
 		e->pace_next = now;
 	e->pace_next += div64_u64((u64)bytes * NSEC_PER_SEC, (u64)bw << 20);
 
-	while (!kthread_should_stop() && (now = ktime_get_ns()) < e->pace_next) {
-		ktime_t exp = ns_to_ktime(e->pace_next - now);
-
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
-			break;
-		}
-		schedule_hrtimeout(&exp, HRTIMER_MODE_REL);
-	}
+	while (!READ_ONCE(e->s->closed) &&
+	       (now = ktime_get_ns()) < e->pace_next)
+		wait_event_hrtimeout(e->paceq, READ_ONCE(e->s->closed),
+				     ns_to_ktime(e->pace_next - now));
 }
 
 /* Writes a record header in front of its payload, which is in place. */
@@ -363,7 +357,7 @@ static int mst_eng_emit_pass(struct mst_engine *e, u64 gen)
 				a += n;
 			}
 		}
-		if (kthread_should_stop())
+		if (READ_ONCE(e->s->closed))
 			return -EINTR;
 		cond_resched();
 	}
@@ -414,11 +408,29 @@ static int mst_eng_emit_end(struct mst_engine *e)
 
 /* ---- job scheduling ---- */
 
+/*
+ * The engines are work items of one workqueue made when the module loads:
+ * a session, whose STOP_COPY arc is inside the downtime, creates no thread.
+ * Unbound: a job is a pass over a shard that waits for its reader.
+ */
+static struct workqueue_struct *mst_fw_wq;
+
+int mst_fw_module_init(void)
+{
+	mst_fw_wq = alloc_workqueue("mst_fw", WQ_UNBOUND, 0);
+	return mst_fw_wq ? 0 : -ENOMEM;
+}
+
+void mst_fw_module_exit(void)
+{
+	destroy_workqueue(mst_fw_wq);
+}
+
 static void mst_eng_kick_locked(struct mst_engine *e)
 {
 	lockdep_assert_held(&e->s->lock);
-	WRITE_ONCE(e->kick, true);
-	wake_up_interruptible(&e->wq);
+	if (!e->s->closed)
+		queue_work(mst_fw_wq, &e->work);
 }
 
 static bool mst_eng_busy_locked(struct mst_engine *e)
@@ -655,53 +667,43 @@ static int mst_eng_run(struct mst_engine *e, struct mst_job *job)
 	return ret;
 }
 
-static int mst_eng_thread(void *arg)
+/*
+ * Runs the engine's jobs until it has none; a kick while it runs queues it
+ * again, so no job posted is missed.
+ */
+static void mst_eng_work(struct work_struct *work)
 {
-	struct mst_engine *e = arg;
+	struct mst_engine *e = container_of(work, struct mst_engine, work);
 	struct mst_stream *s = e->s;
 	struct mem_cgroup *old_memcg;
+	enum mst_job_kind kind;
 	struct mst_job job;
-	int err = 0;
+	int err;
 
 	/* the chunks it allocates are charged to whoever opened the session */
 	old_memcg = set_active_memcg(s->sess->memcg);
-
-	while (!kthread_should_stop()) {
-		enum mst_job_kind kind = MST_JOB_NONE;
-
-		if (!err) {
-			mutex_lock(&s->lock);
-			kind = mst_eng_pick_locked(e, &job);
-			if (kind == MST_JOB_NONE)
-				WRITE_ONCE(e->kick, false);
-			mutex_unlock(&s->lock);
-		}
-		if (kind == MST_JOB_NONE) {
-			wait_event_interruptible(e->wq, kthread_should_stop() ||
-						 (!err && READ_ONCE(e->kick)));
-			continue;
-		}
+	while (!e->err) {
+		mutex_lock(&s->lock);
+		kind = mst_eng_pick_locked(e, &job);
+		mutex_unlock(&s->lock);
+		if (kind == MST_JOB_NONE)
+			break;
 
 		err = mst_eng_run(e, &job);
 		mutex_lock(&s->lock);
 		mst_eng_done_locked(e, &job, err);
 		mutex_unlock(&s->lock);
+		e->err = err;
 		/* A closed queue is the session ending, not a failure. */
 		if (err == -ENODEV || err == -EINTR)
-			continue;
+			break;
 		if (err)
 			mst_queue_set_error(&s->q, err);
 		if (s->id && s->sess->protocol == 3 &&
 		    (err || job.kind == MST_JOB_END))
 			mst_crit_dirty_done(s, err);
 	}
-
-	if (e->cur) {
-		mst_queue_put_free(&s->q, e->cur);
-		e->cur = NULL;
-	}
 	set_active_memcg(old_memcg);
-	return 0;
 }
 
 /* ---- session start and end ---- */
@@ -748,7 +750,6 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 			u32 nshards, u64 first_seq)
 {
 	struct mst_dev *dev = s->sess->dev;
-	struct task_struct *t;
 
 	e->s = s;
 	e->kind = kind;
@@ -758,7 +759,8 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 	e->nshards = nshards;
 	e->seq = first_seq;
 	e->wpos = s->published;
-	init_waitqueue_head(&e->wq);
+	INIT_WORK(&e->work, mst_eng_work);
+	init_waitqueue_head(&e->paceq);
 	if (kind == MST_ENG_PAGES) {
 		e->nruns = dev->st.nruns > shard ?
 			   div_u64(dev->st.nruns - shard - 1, nshards) + 1 : 0;
@@ -767,11 +769,6 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 		if (!e->job_map)
 			return -ENOMEM;
 	}
-	t = kthread_create(mst_eng_thread, e, "mst-e%u/%s", idx,
-			   dev_name(dev->vdev.dev));
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	e->task = t;
 	return 0;
 }
 
@@ -919,8 +916,6 @@ void mst_fw_go(struct mst_sess *sess, bool precopy)
 			mst_stream_close_pass_locked(s);
 		mutex_unlock(&s->lock);
 	}
-	for (i = 0; i < sess->neng; i++)
-		wake_up_process(sess->eng[i].task);
 }
 
 /**
@@ -928,7 +923,8 @@ void mst_fw_go(struct mst_sess *sess, bool precopy)
  * @sess: the session.
  *
  * Closes every queue (readers get -ENODEV, engines waiting for a chunk wake
- * up) and stops the engines, whatever job they are in.
+ * up) and waits for the engines, which stop at their next record whatever
+ * job they are in.
  */
 void mst_fw_stop(struct mst_sess *sess)
 {
@@ -940,16 +936,20 @@ void mst_fw_stop(struct mst_sess *sess)
 		if (!s->q_ready)
 			continue;
 		mutex_lock(&s->lock);
-		s->closed = true;
+		WRITE_ONCE(s->closed, true);
 		mutex_unlock(&s->lock);
 		mst_queue_close(&s->q);
 	}
 	for (i = 0; sess->eng && i < sess->neng; i++) {
 		struct mst_engine *e = &sess->eng[i];
 
-		if (e->task) {
-			kthread_stop(e->task);
-			e->task = NULL;
+		if (!e->s)
+			continue;	/* never set up */
+		wake_up_all(&e->paceq);
+		cancel_work_sync(&e->work);
+		if (e->cur) {
+			mst_queue_put_free(&e->s->q, e->cur);
+			e->cur = NULL;
 		}
 	}
 }

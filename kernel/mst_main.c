@@ -342,9 +342,12 @@ static int __init mst_init(void)
 {
 	int ret;
 
-	ret = mdev_register_driver(&mst_mdev_driver);
+	ret = mst_fw_module_init();
 	if (ret)
 		return ret;
+	ret = mdev_register_driver(&mst_mdev_driver);
+	if (ret)
+		goto err_fw_exit;
 
 	mst_parent.class = class_create(MST_NAME);
 	if (IS_ERR(mst_parent.class)) {
@@ -379,6 +382,8 @@ err_put_parent:
 	class_destroy(mst_parent.class);
 err_unregister_driver:
 	mdev_unregister_driver(&mst_mdev_driver);
+err_fw_exit:
+	mst_fw_module_exit();
 	return ret;
 }
 
@@ -388,6 +393,7 @@ static void __exit mst_exit(void)
 	device_unregister(&mst_parent.dev);
 	class_destroy(mst_parent.class);
 	mdev_unregister_driver(&mst_mdev_driver);
+	mst_fw_module_exit();
 }
 
 module_init(mst_init);

@@ -459,6 +459,48 @@ TEST_F_TIMEOUT(v3_dev, session_memory_charged_to_opener, 120)
 	mst_v3_close(&s);
 }
 
+/* Tasks whose name starts with @prefix (the driver's threads). */
+static int count_tasks(const char *prefix)
+{
+	char path[300], comm[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (!file_read_str(path, comm, sizeof(comm)) &&
+		    !strncmp(comm, prefix, strlen(prefix)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * STOP -> STOP_COPY is inside the downtime: it creates no thread (the
+ * engines run as work items of a workqueue made when the module loads).
+ */
+TEST_F(v3_dev, stop_copy_arc_spawns_no_thread)
+{
+	struct mst_v3_sess s;
+	int before, during;
+
+	before = count_tasks("mst-");
+	ASSERT_GE(before, 0);
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 8, VFIO_DEVICE_STATE_STOP_COPY, &s));
+	during = count_tasks("mst-");
+	TH_LOG("driver threads: %d before the arc, %d after it", before, during);
+	EXPECT_EQ(before, during);
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	mst_v3_close(&s);
+}
+
 TEST_F(v3_dev, stream_info)
 {
 	struct vfio_precopy_info pi;
