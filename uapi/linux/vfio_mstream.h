@@ -113,6 +113,35 @@
  * the end of a STOP_COPY save is therefore bounded by the dirty streams,
  * whatever the device does.
  *
+ * Errors of the stream FDs, in the order they are checked (the first that
+ * applies is returned):
+ *
+ * - read() of a source FD: the errno a failure latched on the stream (a
+ *   failed dirty stream is latched on the critical stream too); -ENODEV once
+ *   the session ended (a cancel, VFIO_DEVICE_RESET, the device FD closed);
+ *   0 at the end of the stream in STOP_COPY; -ENOMSG at a temporary end in
+ *   PRE_COPY/PRE_COPY_P2P; -EAGAIN with O_NONBLOCK or IOCB_NOWAIT when no
+ *   data is ready or another reader is copying. Data queued before an end
+ *   or an error is always returned first.
+ * - write() of a destination FD: -ENODEV once the session ended; the errno
+ *   latched by the first malformed record (every later write returns it);
+ *   -EAGAIN with O_NONBLOCK or IOCB_NOWAIT while another write is in
+ *   progress or the write would wait to apply critical data.
+ * - read() of a destination FD, write() of a source FD: -EBADF (the FDs
+ *   are O_WRONLY and O_RDONLY).
+ * - %VFIO_MIG_GET_STREAM_INFO: -EINVAL for a short @argsz or non-zero
+ *   @flags; -ENODEV once the session ended; -EINVAL on a destination FD or
+ *   outside PRE_COPY, PRE_COPY_P2P and STOP_COPY; -EFAULT.
+ * - VFIO_MIG_GET_PRECOPY_INFO: on the critical FD, -EINVAL for a short
+ *   argsz; -ENODEV once the session ended; -EINVAL outside PRE_COPY and
+ *   PRE_COPY_P2P (vfio.h); -EFAULT. -ENOTTY on a dirty or destination FD.
+ * - Any other ioctl: -ENOTTY.
+ *
+ * On the device FD: a SET of VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE in
+ * VFIO_DEVICE_STATE_ERROR is -EINVAL until VFIO_DEVICE_RESET; closing the
+ * device FD ends any session (its stream FDs then answer -ENODEV) and
+ * selects v2 again.
+ *
  * Failure: a dirty stream that fails on the source fails the critical stream
  * with the same errno (returned by its reads once its queued data is read),
  * so that a reader of the critical stream does not wait for an end that
