@@ -122,11 +122,12 @@
  *   0 at the end of the stream in STOP_COPY; -ENOMSG at a temporary end in
  *   PRE_COPY/PRE_COPY_P2P; -EAGAIN with O_NONBLOCK or IOCB_NOWAIT when no
  *   data is ready or another reader is copying. Data queued before an end
- *   or an error is always returned first.
- * - write() of a destination FD: -ENODEV once the session ended; the errno
- *   latched by the first malformed record (every later write returns it);
- *   -EAGAIN with O_NONBLOCK or IOCB_NOWAIT while another write is in
- *   progress or the write would wait to apply critical data.
+ *   or a failure is returned first; a cancel drops it.
+ * - write() of a destination FD: -EAGAIN with O_NONBLOCK or IOCB_NOWAIT
+ *   while another write is in progress; -ENODEV once the session ended; the
+ *   errno latched by the first malformed record (every later write returns
+ *   it); -EAGAIN with O_NONBLOCK or IOCB_NOWAIT when applying critical data
+ *   would wait (nothing is lost: the record completes with the next write).
  * - read() of a destination FD, write() of a source FD: -EBADF (the FDs
  *   are O_WRONLY and O_RDONLY).
  * - %VFIO_MIG_GET_STREAM_INFO: -EINVAL for a short @argsz or non-zero
