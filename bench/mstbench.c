@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "mstream.h"
+#include "mstream_sample.h"
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -175,7 +176,7 @@ struct mon {
 static int attr_u64(const char *uuid, const char *attr, uint64_t *v)
 {
 	char buf[64];
-	int ret = mstream_mdev_attr_read(uuid, attr, buf, sizeof(buf));
+	int ret = mstream_sample_attr_read(uuid, attr, buf, sizeof(buf));
 
 	if (ret < 0)
 		return ret;
@@ -198,7 +199,7 @@ static void *mon_thread(void *arg)
 	}
 	m->saved_at_inject = v;
 	m->t_inject = mstream_now_ns();
-	m->err = mstream_mdev_attr_write(m->src, "reinit", "1");
+	m->err = mstream_sample_attr_write(m->src, "reinit", "1");
 	if (m->err)
 		return NULL;
 	m->injected = true;
@@ -300,7 +301,7 @@ static int cmd_reinit(int argc, char **argv)
 	attr_u64(m.dst, "crit_gen", &m.g_dst_final);
 
 	uint64_t ssum = 0, dsum = 0;
-	bool sums = !mstream_device_checksum(sdev, &ssum) && !mstream_device_checksum(ddev, &dsum);
+	bool sums = !mstream_sample_checksum(sdev, &ssum, NULL) && !mstream_sample_checksum(ddev, &dsum, NULL);
 	const char *err = ret ? mstream_session_error(s) : "";
 	double lat_ms = m.delivered ? (m.t_deliver - m.t_inject) / 1e6 : -1;
 

@@ -18,6 +18,8 @@ import statistics
 import subprocess
 import sys
 
+import report_qemu
+
 MIB = 1 << 20
 V2 = "v2-today"
 ORDER = ["v2-today", "v2-thread", "v2-mux4", "v2-mux8", "v3-1", "v3-2", "v3-4", "v3-8"]
@@ -813,6 +815,11 @@ plot DATA using 1:2:3:4 with yerrorlines lw 2 title 'device after device (serial
         img(o, outdir, "s5_8g_pattern", "scenario 5")
         o()
         not_beat("S5", st)
+
+    # ---------------- QEMU
+    sqrecs = load(os.path.join(raw, "sq.jsonl"))
+    if sqrecs:
+        report_qemu.section(o, outdir, sqrecs, mig_row, write_csv, human_bytes)
 
     # ---------------- profiles
     profs = []

@@ -14,6 +14,9 @@
 #        STOP_COPY (as the issue asks) and in PRE_COPY
 #   s4   1, 2, 4 devices, STOP_COPY device after device vs together in one pool
 #   s5   8 GiB pattern-backed state: downtime and the reader pool's peak memory
+#   sq   QEMU 10 itself migrating a VM that holds the device (qemu10-v2, and
+#        qemu10-v2-multifd over 4 channels), device-bound and unlimited, with the CLI's
+#        v2-today and v3-4 on the same device next to it; QEMU's own downtime
 #
 # Downtime is the library's: from just before the first source is asked to leave
 # RUNNING for STOP_COPY to just after the last destination reached RUNNING, so the
@@ -45,6 +48,7 @@ if [ -n "$quick" ]; then
 	s5_reps=${BENCH_S5_REPS:-1}
 	s5_variants=${BENCH_S5_VARIANTS:-v3-8}
 	s5_v2_reps=${BENCH_S5_V2_REPS:-0}
+	sq_size=${BENCH_SQ_SIZE:-16M}
 	perf=${BENCH_PERF:-0}
 else
 	reps=${BENCH_REPS:-5}
@@ -55,9 +59,11 @@ else
 	s5_reps=${BENCH_S5_REPS:-5}
 	s5_variants=${BENCH_S5_VARIANTS:-v3-8 v2-mux8}
 	s5_v2_reps=${BENCH_S5_V2_REPS:-5}
+	sq_size=${BENCH_SQ_SIZE:-128M}
 	perf=${BENCH_PERF:-1}
 fi
-scenarios=${BENCH_SCENARIOS:-cal s2 s1 s3 s4 s5}
+scenarios=${BENCH_SCENARIOS:-cal s2 s1 s3 s4 s5 sq}
+sq_bw=${BENCH_SQ_BW:-32}	# sq's device-bound case: MiB/s per engine
 variants_all="v2-today v2-thread v2-mux4 v2-mux8 v3-1 v3-2 v3-4 v3-8"
 s1_variants=${BENCH_S1_VARIANTS:-$variants_all}
 s2_variants=${BENCH_S2_VARIANTS:-$variants_all}
@@ -430,6 +436,47 @@ run_s5() {
 	done
 }
 
+# ---------------------------------------------------------------- sq
+
+# QEMU switches over as soon as it may (no switchover-ack, a 100 s downtime limit), so
+# that nearly the whole state moves in STOP_COPY, as --no-precopy does for the CLI.
+# Same geometry and knobs as the CLI's runs (geometry()).
+sq_qemu() {	# sq_qemu VARIANT REP BW
+	local var=$1 rep=$2 bw=$3 res rc mf=0
+	[ "$var" = qemu10-v2-multifd ] && mf=4
+	res=$(python3 "$top/tests/e2e/qemu/migrate.py" --state-size "$(to_bytes "$sq_size")" \
+		--engines 1 --engine-bw "$bw" --multifd "$mf" --no-switchover-ack \
+		--knob chunk_size=8M --knob read_ahead=2 --knob crit_size=65536 2>"$raw/.err")
+	rc=$?
+	case $res in "{"*) ;; *) res=null ;; esac
+	printf '{"scenario":"sq","variant":"%s","rep":%d,"devices":1,"state_size":%s,' \
+		"$var" "$rep" "$(to_bytes "$sq_size")"
+	printf '"engine_bw":%s,"engines":1,"exit":%d,"stderr":%s,"qemu":%s}\n' \
+		"$bw" "$rc" "$(jstr "$(cat "$raw/.err")")" "$res"
+}
+
+run_sq() {
+	local r k v bw vars=()
+	make_instances 1
+	geometry 1 "$sq_size" memory || die "geometry"
+	dump_knobs "sq: $sq_size memory, engine_bw $sq_bw and unlimited" 1
+	for bw in "$sq_bw" 0; do
+		for v in qemu10-v2 qemu10-v2-multifd v2-today v3-4; do
+			vars+=("$bw:$v")
+		done
+	done
+	for ((r = 1; r <= reps; r++)); do
+		for k in $(rotate "$r" "${vars[@]}"); do
+			bw=${k%%:*} v=${k#*:}
+			case $v in
+			qemu10-*) note_run "$raw/sq.jsonl" "$(sq_qemu "$v" "$r" "$bw")" ;;
+			*) note_run "$raw/sq.jsonl" "$(migrate sq "$v" "$r" 1 together "$sq_size" memory "$bw")" ;;
+			esac
+			log "sq rep $r $v engine_bw $bw: $(tail -n 1 "$raw/sq.jsonl" | grep -o '"downtime[_a-z]*":[0-9.]*' | head -n 1)"
+		done
+	done
+}
+
 # ---------------------------------------------------------------- main
 
 for sc in $scenarios; do
@@ -453,6 +500,7 @@ for sc in $scenarios; do
 	s3) run_s3 ;;
 	s4) run_s4 ;;
 	s5) run_s5 ;;
+	sq) run_sq ;;
 	*) die "unknown scenario $sc" ;;
 	esac
 	echo "$sc $((SECONDS - t_sc))" >>"$raw/times.txt"

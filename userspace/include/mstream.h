@@ -23,6 +23,15 @@
  *  - mstream_session: a whole migration: precopy, switchover, STOP_COPY of every
  *                     device together (or one after another), drain, load.
  *
+ * Structs: each public struct ends in reserved space, which later versions
+ * fill with new fields, so that its size and its fields' offsets never change
+ * within LIBMSTREAM_0 (as liburing's io_uring_params). A struct the caller
+ * passes in must be zeroed before its fields are set ({ 0 } or memset):
+ * anything in its reserved space, or a flag bit this version does not know,
+ * is refused with -EINVAL, so a program built against a newer header fails
+ * on an older library instead of having a request silently ignored. A
+ * struct the library fills has its reserved space zeroed.
+ *
  * Times are CLOCK_MONOTONIC nanoseconds. Thread safety: a session, a device
  * and a pool are each driven by one thread; the pool's workers are internal.
  * mstream_pool_cancel() and the stats getters may be called from any thread.
@@ -95,6 +104,7 @@ struct mstream_caps {
 	bool data_size;		   /* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE answered */
 	uint64_t stop_copy_length; /* its estimate, when data_size */
 	enum mstream_state state;  /* current migration state */
+	uint64_t reserved[8];	   /* zeroed */
 };
 
 /*
@@ -105,6 +115,15 @@ struct mstream_caps {
  * or by another mstream_device of this process in the same group).
  */
 int mstream_device_open(struct mstream_device **devp, const char *name);
+/*
+ * Use a VFIO device FD the caller opened itself (a VMM, through a group or
+ * /dev/vfio/devices/vfioX). The FD stays the caller's: mstream_device_close()
+ * leaves it open. name, optional, is resolved as by mstream_device_open()
+ * for mstream_device_name() and mstream_device_sysfs_path(); without it the
+ * device is named "fd N" and has no sysfs path (""). -EBADF: fd is not open;
+ * -ENOTTY: it is not a VFIO device.
+ */
+int mstream_device_from_fd(struct mstream_device **devp, int fd, const char *name);
 void mstream_device_close(struct mstream_device *dev);
 
 const char *mstream_device_name(const struct mstream_device *dev);
@@ -132,7 +151,8 @@ int mstream_device_reset(struct mstream_device *dev);
 int mstream_device_set_streams(struct mstream_device *dev, unsigned int num_dirty);
 /*
  * v3: new FDs for the dirty streams 1..N of the current session, in order.
- * In: *num_fds = room in fds. Out: *num_fds = N. -ENOSPC if N > room.
+ * In: *num_fds = room in fds (at most 64). Out: *num_fds = N. When N is more
+ * than the room: -ENOSPC, no FD opened, and *num_fds = N all the same.
  */
 int mstream_device_get_stream_fds(struct mstream_device *dev, int *fds,
 				  unsigned int *num_fds);
@@ -149,6 +169,7 @@ struct mstream_stream_info {
 	uint64_t queued_bytes;	/* v3 only */
 	uint64_t initial_bytes; /* v2 only */
 	uint64_t dirty_bytes;	/* v2 only */
+	uint64_t reserved[8];	/* zeroed */
 };
 #define MSTREAM_INFO_REINIT (1u << 0)	/* critical data re-armed since last call */
 #define MSTREAM_INFO_CRITICAL (1u << 1) /* v3: this is stream 0 */
@@ -162,26 +183,15 @@ int mstream_device_precopy_info(struct mstream_device *dev, int fd,
 				struct mstream_stream_info *info);
 
 /*
- * The sample device's state checksum (sysfs mstream/checksum, hex u64 of the
- * whole device state). -ENOENT for a device without that knob.
+ * A device's state checksum, for MSTREAM_SESSION_CHECKSUM to compare a
+ * source with its destination. VFIO has no such query: a program that knows
+ * its device type supplies one (libmstream-sample's mstream_sample_checksum()
+ * for the sample device). fn returns 0 with *sum, or a negative errno
+ * (-ENOENT: this device has none); it is called from the session's thread.
+ * fn NULL: no checksum (the default).
  */
-int mstream_device_checksum(struct mstream_device *dev, uint64_t *sum);
-
-/* ------------------------------------------------------------------------ */
-/* mdev instances and sysfs knobs (used by the demo and the tests) */
-
-/* The sample device's mdev type directory. */
-#define MSTREAM_MDEV_TYPE_PATH \
-	"/sys/class/mdev_bus/mstream/mdev_supported_types/vfio_mstream-dev"
-
-/* Create an instance of type_path (NULL: MSTREAM_MDEV_TYPE_PATH) with a new
- * random UUID, written to uuid (37 bytes). */
-int mstream_mdev_create(const char *type_path, char uuid[37]);
-int mstream_mdev_remove(const char *uuid);
-/* Read / write /sys/bus/mdev/devices/<uuid>/mstream/<attr> (or, if name
- * contains a '/', the sysfs directory name). Reads strip the newline. */
-int mstream_mdev_attr_read(const char *name, const char *attr, char *buf, size_t len);
-int mstream_mdev_attr_write(const char *name, const char *attr, const char *value);
+typedef int (*mstream_checksum_fn)(struct mstream_device *dev, uint64_t *sum, void *arg);
+void mstream_device_set_checksum(struct mstream_device *dev, mstream_checksum_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Reader pool */
@@ -203,10 +213,12 @@ enum mstream_pool_kind {
 
 struct mstream_pool_params {
 	unsigned int kind;	  /* enum mstream_pool_kind */
-	unsigned int threads;	  /* URING workers; 0 = online CPUs (max 64) */
+	unsigned int threads;	  /* URING workers (max 64); 0 = one per stream,
+				   * at most one per CPU and 16 */
 	unsigned int queue_depth; /* URING buffers per worker; 0 = 8 */
 	size_t buf_size;	  /* bytes per read; 0 = 1 MiB */
 	unsigned int flags;	  /* MSTREAM_POOL_* */
+	uint64_t reserved[8];	  /* must be zero */
 };
 /* Do not register buffers with io_uring (RLIMIT_MEMLOCK too low, tests). */
 #define MSTREAM_POOL_NO_FIXED_BUFFERS (1u << 0)
@@ -225,6 +237,7 @@ struct mstream_stream_params {
 	unsigned int flags; /* MSTREAM_STREAM_* */
 	const char *name;   /* for messages; copied */
 	void *user;
+	uint64_t reserved[8]; /* must be zero */
 };
 #define MSTREAM_STREAM_CRITICAL (1u << 0) /* served before the others */
 #define MSTREAM_STREAM_CHECKSUM (1u << 1) /* compute xxh64 of the data */
@@ -248,6 +261,7 @@ struct mstream_stream_stats {
 	bool write_busy;	/* a write is in flight */
 	bool has_checksum;	/* DONE, with the CHECKSUM flag */
 	uint64_t checksum;	/* xxh64 of the bytes read */
+	uint64_t reserved[8];	/* zeroed */
 };
 
 struct mstream_pool_stats {
@@ -262,6 +276,7 @@ struct mstream_pool_stats {
 	/* What the readers asked the kernel for: reads and writes issued,
 	 * polls issued, and reads that found nothing (EAGAIN). */
 	uint64_t reads, writes, polls, eagains;
+	uint64_t reserved[8];	/* zeroed */
 };
 
 int mstream_pool_create(struct mstream_pool **poolp, const struct mstream_pool_params *params);
@@ -321,8 +336,22 @@ struct mstream_tcp_params {
 	/* Source: told about each rejected connection (NULL: silent). */
 	void (*log)(const char *msg, void *arg);
 	void *log_arg;
+	/* The whole migration within this; 0 = 600 s. Source: from the
+	 * sender's hello to its last END record (a sender that stalls,
+	 * trickles or only heartbeats cannot keep the destination RESUMING);
+	 * sink: until the receiver's confirmation and checksums (one that
+	 * never confirms cannot keep the sources stopped). */
+	uint64_t session_timeout_ns;
+	/* Source: only peers with this address, or in this ADDRESS/PREFIX
+	 * ("192.0.2.7", "10.0.0.0/8", "fd00::/8"); NULL: any. */
+	const char *allow_from;
+	uint64_t reserved[8];	/* must be zero */
 };
 #define MSTREAM_TCP_NO_CHECKSUM (1u << 0) /* do not xxh64 the streams */
+/* No TLS: the device state and the token cross the network in clear, and
+ * anyone who sees the token can replay it. Trusted networks only. Without
+ * it (the default) every connection is TLS 1.3 keyed with the token. */
+#define MSTREAM_TCP_PLAIN (1u << 1)
 
 #define MSTREAM_TOKEN_MIN 16
 #define MSTREAM_TOKEN_MAX 64
@@ -388,6 +417,7 @@ struct mstream_policy {
 	unsigned int max_iterations; /* 0 = 30 */
 	uint64_t max_precopy_ns;  /* 0 = 30 s */
 	uint64_t tick_ns;	  /* how often info is polled; 0 = 10 ms */
+	uint64_t reserved[4];	  /* must be zero */
 };
 
 struct mstream_session_params {
@@ -407,6 +437,7 @@ struct mstream_session_params {
 	 * an event into a stopped device. */
 	void (*stopped)(struct mstream_session *s, void *arg);
 	void *stopped_arg;
+	uint64_t reserved[8];	   /* must be zero */
 };
 #define MSTREAM_SESSION_REINIT (1u << 0)   /* v2: opt into PRECOPY_INFOv2 */
 #define MSTREAM_SESSION_CHECKSUM (1u << 1) /* read device checksums */
@@ -432,6 +463,7 @@ struct mstream_session_stats {
 	uint64_t bytes;		  /* all streams */
 	uint64_t bytes_precopy;
 	struct mstream_pool_stats pool;
+	uint64_t reserved[8];	  /* zeroed */
 };
 
 struct mstream_device_stats {
@@ -445,6 +477,7 @@ struct mstream_device_stats {
 	uint64_t t_loaded_ns;	   /* its destination accepted the data */
 	bool has_src_checksum, has_dst_checksum;
 	uint64_t src_checksum, dst_checksum;
+	uint64_t reserved[8];	   /* zeroed */
 };
 
 int mstream_session_create(struct mstream_session **sp, const struct mstream_session_params *p);

@@ -19,6 +19,9 @@
 
 struct mstream_device {
 	int container, group, fd;
+	bool borrowed_fd; /* from mstream_device_from_fd(): the caller's to close */
+	mstream_checksum_fn checksum;
+	void *checksum_arg;
 	char name[NAME_MAX + 1];
 	char sysfs[PATH_MAX];
 };
@@ -117,11 +120,45 @@ int mstream_device_open(struct mstream_device **devp, const char *name)
 	return 0;
 }
 
+int mstream_device_from_fd(struct mstream_device **devp, int fd, const char *name)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct mstream_device *dev;
+	int ret;
+
+	clear_error();
+	*devp = NULL;
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return fail(-EBADF, "fd %d: not an open file descriptor", fd);
+	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &info)) {
+		ret = -errno;
+		return fail(ret, "fd %d: not a VFIO device (%s)", fd, strerror(-ret));
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->container = dev->group = -1;
+	dev->fd = fd;
+	dev->borrowed_fd = true;
+	if (name) {
+		ret = resolve(name, dev->sysfs, dev->name);
+		if (ret) {
+			free(dev);
+			return ret;
+		}
+	} else {
+		snprintf(dev->name, sizeof(dev->name), "fd %d", fd);
+	}
+	*devp = dev;
+	return 0;
+}
+
 void mstream_device_close(struct mstream_device *dev)
 {
 	if (!dev)
 		return;
-	close_fd(&dev->fd);
+	if (!dev->borrowed_fd)
+		close_fd(&dev->fd);
 	close_fd(&dev->group);
 	close_fd(&dev->container);
 	free(dev);
@@ -144,27 +181,34 @@ int mstream_device_fd(const struct mstream_device *dev)
 
 /*
  * VFIO_DEVICE_FEATURE with a payload of len bytes: copied in for SET,
- * copied out for GET. The payload follows the 8-byte header, so a u64
- * aligned buffer keeps __aligned_u64 fields aligned.
+ * copied out for GET (and on -ENOSPC, where the kernel writes the size it
+ * needs into the payload). The buffer is u64 aligned so that the payload's
+ * __aligned_u64 fields, after the 8-byte header, are aligned.
  */
 static int feature(struct mstream_device *dev, uint32_t op, uint32_t index, void *data,
 		   size_t len)
 {
-	uint64_t buf[(sizeof(struct vfio_device_feature) + 256) / 8];
-	struct vfio_device_feature *f = (void *)buf;
+	size_t size = sizeof(struct vfio_device_feature) + len;
+	uint64_t small[(sizeof(struct vfio_device_feature) + 64) / 8];
+	struct vfio_device_feature *f;
+	int ret = 0;
 
-	if (len > 256)
-		return -EINVAL;
-	memset(buf, 0, sizeof(buf));
-	f->argsz = sizeof(*f) + len;
+	f = size <= sizeof(small) ? (void *)small : calloc(1, size);
+	if (!f)
+		return -ENOMEM;
+	memset(f, 0, size);
+	f->argsz = size;
 	f->flags = op | index;
 	if (data && len)
 		memcpy(f->data, data, len);
 	if (ioctl(dev->fd, VFIO_DEVICE_FEATURE, f))
-		return -errno;
-	if (data && len && (op & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
+		ret = -errno;
+	if (data && len && (!ret || ret == -ENOSPC) &&
+	    (op & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)))
 		memcpy(data, f->data, len);
-	return 0;
+	if ((void *)f != (void *)small)
+		free(f);
+	return ret;
 }
 
 int mstream_device_get_state(struct mstream_device *dev, enum mstream_state *state)
@@ -232,27 +276,33 @@ int mstream_device_set_streams(struct mstream_device *dev, unsigned int num_dirt
 int mstream_device_get_stream_fds(struct mstream_device *dev, int *fds, unsigned int *num_fds)
 {
 	struct vfio_device_feature_mig_stream_fds *sf;
-	size_t len = sizeof(*sf) + *num_fds * sizeof(sf->fds[0]);
+	size_t len;
 	int ret;
 
-	/* Payloads of up to 64 FDs fit feature()'s buffer; more are refused. */
-	if (len > 256)
-		return -EINVAL;
+	if (*num_fds > MSTREAM_MAX_STREAMS - 1)
+		return fail(-EINVAL, "%s: %u stream FDs asked for, at most %d", dev->name,
+			    *num_fds, MSTREAM_MAX_STREAMS - 1);
+	len = sizeof(*sf) + *num_fds * sizeof(sf->fds[0]);
 	sf = calloc(1, len);
 	if (!sf)
 		return -ENOMEM;
 	sf->num_fds = *num_fds;
 	ret = feature(dev, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_MIG_STREAM_FDS, sf, len);
-	if (ret == -ENOSPC)
+	if (ret == -ENOSPC) {
+		ret = fail(ret, "%s: %u dirty streams, room for %u FDs", dev->name, sf->num_fds,
+			   *num_fds);
 		*num_fds = sf->num_fds;
-	if (ret) {
-		free(sf);
-		return fail(ret, "%s: get dirty stream FDs: %s", dev->name, strerror(-ret));
+	} else if (ret) {
+		ret = fail(ret, "%s: get dirty stream FDs: %s", dev->name, strerror(-ret));
+	} else if (sf->num_fds > *num_fds) {
+		ret = fail(-EPROTO, "%s: %u stream FDs returned for room for %u", dev->name,
+			   sf->num_fds, *num_fds);
+	} else {
+		*num_fds = sf->num_fds;
+		memcpy(fds, sf->fds, sf->num_fds * sizeof(int));
 	}
-	*num_fds = sf->num_fds;
-	memcpy(fds, sf->fds, sf->num_fds * sizeof(int));
 	free(sf);
-	return 0;
+	return ret;
 }
 
 int mstream_device_enable_reinit(struct mstream_device *dev)
@@ -333,16 +383,13 @@ int mstream_device_precopy_info(struct mstream_device *dev, int fd,
 	return 0;
 }
 
-int mstream_device_checksum(struct mstream_device *dev, uint64_t *sum)
+void mstream_device_set_checksum(struct mstream_device *dev, mstream_checksum_fn fn, void *arg)
 {
-	char buf[64], *end;
-	int ret = mstream_mdev_attr_read(dev->sysfs, "checksum", buf, sizeof(buf));
+	dev->checksum = fn;
+	dev->checksum_arg = arg;
+}
 
-	if (ret)
-		return ret;
-	errno = 0;
-	*sum = strtoull(buf, &end, 16);
-	if (errno || end == buf)
-		return fail(-EPROTO, "%s: unreadable checksum '%s'", dev->name, buf);
-	return 0;
+int device_checksum(struct mstream_device *dev, uint64_t *sum)
+{
+	return dev->checksum ? dev->checksum(dev, sum, dev->checksum_arg) : -ENOENT;
 }

@@ -17,7 +17,12 @@
  *   src->committed      (TCP receiver: tell the sender)
  *   checksums           src->checksum, sink->checksum
  *   src->finish(status) sources STOP (or back to RUNNING on failure)
- * and on failure: sink->abort(err), src->finish(err).
+ * and on failure: sink->cancel (wake what the pool waits on), the pool is
+ * joined, then sink->abort(err) (may close FDs, reset devices),
+ * src->committed(err), src->finish(err).
+ * Last, whatever the outcome: src->detach, sink->detach. The session may be
+ * freed right after run() returns, while the endpoints live on: their own
+ * threads must not refer to it any more.
  *
  * FDs stay owned by the endpoint that opened them and are closed by its
  * destroy, after the session has stopped every reader.
@@ -67,6 +72,7 @@ struct source_ops {
 	/* dst: the destination's checksums, for a TCP receiver to send back. */
 	int (*finish)(struct mstream_source *src, int status, const char *msg,
 		      const uint64_t *dst_sums, const bool *has_dst);
+	void (*detach)(struct mstream_source *src);
 	void (*destroy)(struct mstream_source *src);
 };
 
@@ -77,6 +83,9 @@ struct mstream_source {
 	struct mstream_session *session;
 	/* TCP receiver: when the sender switched over (0: not yet). */
 	uint64_t t_switchover;
+	/* The run fails with -ETIMEDOUT past this (0: no limit): a TCP
+	 * receiver's bound on how long its sender may take. */
+	uint64_t deadline;
 	bool wants_checksum;	/* checksum the streams (files: verify) */
 };
 
@@ -88,7 +97,11 @@ struct sink_ops {
 			   const struct stream_result *res, const uint64_t *src_sum);
 	int (*commit)(struct mstream_sink *sink);
 	int (*checksum)(struct mstream_sink *sink, unsigned int dev, uint64_t *sum);
+	/* Make the pool's pending I/O on our FDs return (shutdown a socket);
+	 * never close an FD here: the pool may still be using it. */
+	void (*cancel)(struct mstream_sink *sink);
 	void (*abort)(struct mstream_sink *sink, int err, const char *msg);
+	void (*detach)(struct mstream_sink *sink);
 	void (*destroy)(struct mstream_sink *sink);
 };
 
@@ -104,6 +117,10 @@ struct mstream_sink {
 /* For endpoints' own threads (TCP monitors): fail the running session. */
 void session_abort_msg(struct mstream_session *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* An eventfd that becomes readable when the session is aborted (-1 for no
+ * session): endpoints' waits poll it, so that ^C ends them at once. */
+int session_abort_fd(struct mstream_session *s);
 
 /* Allocate n ep_dev with every FD -1 and every offset -1. */
 struct ep_dev *ep_devs_alloc(unsigned int n);

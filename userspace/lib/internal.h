@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "mstream.h"
 
 #ifndef ARRAY_SIZE
@@ -35,19 +36,37 @@ void errmsg_set(char *buf, const char *fmt, ...) __attribute__((format(printf, 2
 int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void clear_error(void);
 
+/*
+ * A public struct passed in (mstream.h, "Structs"): its reserved space and
+ * any flag outside known must be zero, or -EINVAL with a message naming
+ * what. CHECK_STRUCT() is for a struct with a flags field.
+ */
+int check_struct(const char *what, const void *reserved, size_t len, unsigned int flags,
+		 unsigned int known);
+#define CHECK_STRUCT(what, p, known) \
+	check_struct(what, (p)->reserved, sizeof((p)->reserved), (p)->flags, known)
+
+/* The flags each struct knows. */
+#define POOL_FLAGS MSTREAM_POOL_NO_FIXED_BUFFERS
+#define STREAM_FLAGS (MSTREAM_STREAM_CRITICAL | MSTREAM_STREAM_CHECKSUM | MSTREAM_STREAM_PARKED_START)
+#define SESSION_FLAGS \
+	(MSTREAM_SESSION_REINIT | MSTREAM_SESSION_CHECKSUM | MSTREAM_SESSION_SOURCE_RUNNING)
+#define FILES_FLAGS MSTREAM_FILES_NO_VERIFY
+#define TCP_FLAGS (MSTREAM_TCP_NO_CHECKSUM | MSTREAM_TCP_PLAIN)
+
 /* close() that keeps errno and ignores -1. */
 void close_fd(int *fd);
-
-/* read/write the whole buffer, retrying short transfers and EINTR. */
-int read_full(int fd, void *buf, size_t len);
-int write_full(int fd, const void *buf, size_t len);
 
 /* Constant-time comparison: no early exit, so the time taken does not tell a
  * network peer how much of a token it guessed right. */
 int ct_memcmp(const void *a, const void *b, size_t len);
 
-/* Read a small sysfs-like file into buf (NUL-terminated, newline stripped). */
-int file_read_str(const char *path, char *buf, size_t len);
-int file_write_str(const char *path, const char *val);
+/* The device's checksum through the hook of mstream_device_set_checksum();
+ * -ENOENT without one. */
+int device_checksum(struct mstream_device *dev, uint64_t *sum);
+
+/* The io_uring pool's worker count when not given: one per stream, at
+ * most one per CPU, and a cap. */
+unsigned int pool_auto_threads(unsigned int streams);
 
 #endif

@@ -190,10 +190,15 @@ int manifest_write(int dirfd, const struct manifest *m)
 	size_t len;
 	int fd, ret;
 
+	/* A leftover of a save that crashed, or something planted: the name is
+	 * removed (a symlink itself, never its target) and created anew. */
+	if (unlinkat(dirfd, MANIFEST_NAME ".tmp", 0) && errno != ENOENT)
+		return -errno;
 	ret = manifest_format(m, &buf, &len);
 	if (ret)
 		return ret;
-	fd = openat(dirfd, MANIFEST_NAME ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = openat(dirfd, MANIFEST_NAME ".tmp",
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		free(buf);
 		return -errno;
@@ -216,7 +221,7 @@ int manifest_read(int dirfd, struct manifest *m, char *err, size_t errlen)
 	char *buf;
 	int fd, ret;
 
-	fd = openat(dirfd, MANIFEST_NAME, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, MANIFEST_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s", strerror(errno));

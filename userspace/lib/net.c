@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * net.c - sockets with deadlines, hellos, control frames, and the control
- * connection's monitor thread (net.h describes the wire format).
+ * net.c - sockets with deadlines, hellos and frames (net.h describes the
+ * wire format; net_ctl.c is the control connection, net_accept.c the
+ * receiver's listening side, net_tls.c TLS).
  *
  * Every wait here has a deadline: a peer that connects and says nothing,
  * sends half a frame, or stops answering costs a timeout, not a hang.
@@ -21,9 +22,18 @@
 #include "endpoint.h"
 #include "net.h"
 
-static int poll_until(int fd, short ev, uint64_t deadline)
+/*
+ * Wait for ev on fd until the deadline (0: none). wake and wake2 are
+ * eventfds (or -1) whose being readable ends the wait at once with
+ * -ECANCELED: the session's abort (a signal handler writes it), or a control
+ * connection that is gone. EINTR retries: the handler's write is what
+ * interrupts.
+ */
+static int poll2(int fd, short ev, uint64_t deadline, int wake, int wake2)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct pollfd p[3] = { { .fd = fd, .events = ev },
+			       { .fd = wake, .events = POLLIN },
+			       { .fd = wake2, .events = POLLIN } };
 
 	for (;;) {
 		int ms = -1, r;
@@ -35,24 +45,29 @@ static int poll_until(int fd, short ev, uint64_t deadline)
 				return -ETIMEDOUT;
 			ms = (deadline - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
 		}
-		r = poll(&p, 1, ms);
+		r = poll(p, 3, ms);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -errno;
+		if (p[1].revents || p[2].revents)
+			return -ECANCELED;
 		if (r > 0)
 			return 0;
 	}
 }
 
-static int resolve(const char *host, uint16_t port, bool passive, struct addrinfo **res)
+int net_wait(int fd, short ev, uint64_t deadline, int wake)
+{
+	return poll2(fd, ev, deadline, wake, -1);
+}
+
+static int resolve(const char *host, uint16_t port, struct addrinfo **res)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	char svc[8];
 	int r;
 
-	if (passive)
-		hints.ai_flags |= AI_PASSIVE;
 	snprintf(svc, sizeof(svc), "%u", port);
 	r = getaddrinfo(host ? host : "127.0.0.1", svc, &hints, res);
 	if (r)
@@ -60,13 +75,22 @@ static int resolve(const char *host, uint16_t port, bool passive, struct addrinf
 	return 0;
 }
 
-int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *out)
+void net_format_hostport(const char *host, uint16_t port, char *buf, size_t len)
+{
+	bool v6;
+
+	host = host ? host : "127.0.0.1";
+	v6 = strchr(host, ':');
+	snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int wake, int *out)
 {
 	uint64_t deadline = mstream_now_ns() + timeout_ns;
 	struct addrinfo *res, *ai;
 	int ret, fd = -1, one = 1;
 
-	ret = resolve(host, port, false, &res);
+	ret = resolve(host, port, &res);
 	if (ret)
 		return ret;
 	ret = -EHOSTUNREACH;
@@ -84,7 +108,7 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *out)
 			close_fd(&fd);
 			continue;
 		}
-		ret = poll_until(fd, POLLOUT, deadline);
+		ret = net_wait(fd, POLLOUT, deadline, wake);
 		if (!ret && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len))
 			soerr = errno;
 		if (!ret && soerr)
@@ -92,84 +116,34 @@ int net_connect(const char *host, uint16_t port, uint64_t timeout_ns, int *out)
 		if (!ret)
 			break;
 		close_fd(&fd);
+		if (ret == -ECANCELED)
+			break;
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
+		char where[300];
 		const char *why = ret == -ECONNREFUSED ? " (is `mstream recv` listening there?)" :
 				  ret == -ETIMEDOUT    ? " (no answer)" :
 							 "";
 
-		return fail(ret, "cannot connect to %s:%u: %s%s", host ? host : "127.0.0.1", port,
-			    strerror(-ret), why);
+		net_format_hostport(host, port, where, sizeof(where));
+		return fail(ret, "cannot connect to %s: %s%s", where, strerror(-ret), why);
 	}
-	/* Blocking from here on: the pool polls through io_uring, and the
-	 * control connection bounds its sends with SO_SNDTIMEO. */
+	/* Blocking from here on, for the pool (io_uring polls for it); our own
+	 * sends and receives here are MSG_DONTWAIT with a poll. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	*out = fd;
 	return 0;
 }
 
-int net_listen(const char *host, uint16_t port, int *out, uint16_t *bound)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	struct addrinfo *res;
-	int ret, fd, one = 1;
-
-	ret = resolve(host, port, true, &res);
-	if (ret)
-		return ret;
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = -errno;
-		freeaddrinfo(res);
-		return fail(ret, "socket: %s", strerror(-ret));
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
-		ret = -errno;
-		freeaddrinfo(res);
-		close(fd);
-		return fail(ret, "cannot listen on %s:%u: %s", host ? host : "127.0.0.1", port,
-			    strerror(-ret));
-	}
-	freeaddrinfo(res);
-	getsockname(fd, (struct sockaddr *)&ss, &sslen);
-	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
-						  ((struct sockaddr_in *)&ss)->sin_port);
-	*out = fd;
-	return 0;
-}
-
-int net_accept(int lfd, uint64_t deadline, int *out, char *peer, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
-	int ret, fd, one = 1;
-
-	ret = poll_until(lfd, POLLIN, deadline);
-	if (ret)
-		return ret;
-	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host), serv, sizeof(serv),
-		    NI_NUMERICHOST | NI_NUMERICSERV);
-	snprintf(peer, len, "%s:%s", host, serv);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	*out = fd;
-	return 0;
-}
-
-int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline)
+int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline, int wake)
 {
 	char *p = buf;
 
 	while (len) {
 		ssize_t n;
-		int ret = poll_until(fd, POLLIN, deadline);
+		int ret = net_wait(fd, POLLIN, deadline, wake);
 
 		if (ret)
 			return ret;
@@ -186,24 +160,34 @@ int net_recv_exact(int fd, void *buf, size_t len, uint64_t deadline)
 	return 0;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+/* All of it or an error: a frame sent in part would break the framing for
+ * whatever is sent next. */
+static int send_all(int fd, const void *buf, size_t len, uint64_t deadline, int wake, int wake2)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int ret;
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno; /* SO_SNDTIMEO */
+		if (n < 0 && errno != EAGAIN)
+			return -errno;
+		if (n < 0) {
+			ret = poll2(fd, POLLOUT, deadline, wake, wake2);
+			if (ret)
+				return ret;
+			continue;
+		}
 		p += n;
 		len -= n;
 	}
 	return 0;
 }
 
-int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token)
+int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const char *token,
+		   uint64_t deadline, int wake)
 {
 	struct net_hello h = { 0 };
 	size_t tl = strlen(token);
@@ -217,23 +201,15 @@ int net_send_hello(int fd, uint32_t role, uint32_t dev, uint32_t stream, const c
 	h.stream = htole32(stream);
 	h.token_len = htole32(tl);
 	memcpy(h.token, token, tl);
-	return send_all(fd, &h, sizeof(h));
+	return send_all(fd, &h, sizeof(h), deadline, wake, -1);
 }
 
-int net_recv_hello(int fd, uint64_t deadline, const char *token, struct net_hello *h,
-		   char *why, size_t whylen)
+int net_check_hello(struct net_hello *h, const char *token, char *why, size_t whylen)
 {
 	uint8_t want[MSTREAM_TOKEN_MAX] = { 0 };
 	size_t tl = strlen(token);
-	int ret, bad;
+	int bad;
 
-	ret = net_recv_exact(fd, h, sizeof(*h), deadline);
-	if (ret) {
-		snprintf(why, whylen, "%s", ret == -ETIMEDOUT ? "no hello in time" :
-					    ret == -ENODATA   ? "closed before its hello" :
-								strerror(-ret));
-		return ret;
-	}
 	if (memcmp(h->magic, NET_HELLO_MAGIC, 8)) {
 		snprintf(why, whylen, "not an mstream peer (bad magic)");
 		return -EPROTO;
@@ -258,7 +234,8 @@ int net_recv_hello(int fd, uint64_t deadline, const char *token, struct net_hell
 	return 0;
 }
 
-int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len)
+int net_send_frame2(int fd, uint16_t type, const void *payload, uint32_t len,
+		    uint64_t deadline, int wake, int wake2)
 {
 	struct {
 		uint32_t magic;
@@ -269,13 +246,19 @@ int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len)
 
 	if (len > NET_FRAME_MAX)
 		return -EMSGSIZE;
-	ret = send_all(fd, &hdr, sizeof(hdr));
+	ret = send_all(fd, &hdr, sizeof(hdr), deadline, wake, wake2);
 	if (!ret && len)
-		ret = send_all(fd, payload, len);
+		ret = send_all(fd, payload, len, deadline, wake, wake2);
 	return ret;
 }
 
-int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_t max,
+int net_send_frame(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t deadline,
+		   int wake)
+{
+	return net_send_frame2(fd, type, payload, len, deadline, wake, -1);
+}
+
+int net_recv_frame(int fd, uint64_t deadline, int wake, uint16_t *type, void *buf, uint32_t max,
 		   uint32_t *len)
 {
 	struct {
@@ -283,7 +266,7 @@ int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_
 		uint16_t type, flags;
 		uint32_t len;
 	} __attribute__((packed)) hdr;
-	int ret = net_recv_exact(fd, &hdr, sizeof(hdr), deadline);
+	int ret = net_recv_exact(fd, &hdr, sizeof(hdr), deadline, wake);
 
 	if (ret)
 		return ret;
@@ -291,271 +274,5 @@ int net_recv_frame(int fd, uint64_t deadline, uint16_t *type, void *buf, uint32_
 		return -EPROTO;
 	*type = le16toh(hdr.type);
 	*len = le32toh(hdr.len);
-	return *len ? net_recv_exact(fd, buf, *len, deadline) : 0;
-}
-
-/* ---- the control connection's monitor ---- */
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
-/* A status frame (READY, ACK, ABORT): i32 status, then a message. */
-static void get_status(const uint8_t *buf, uint32_t len, int *status, char *msg, size_t mlen)
-{
-	*status = len >= 4 ? (int32_t)get32(buf) : -EPROTO;
-	snprintf(msg, mlen, "%.*s", len > 4 ? (int)(len - 4) : 0, (const char *)buf + 4);
-	for (char *c = msg; *c; c++)
-		if ((unsigned char)*c < 32)
-			*c = ' '; /* a peer's text goes to our terminal */
-}
-
-static int handle(struct ctl *c, uint16_t type, const uint8_t *buf, uint32_t len)
-{
-	switch (type) {
-	case F_HEARTBEAT:
-		return 0;
-	case F_SWITCHOVER:
-		if (!c->t_switchover) {
-			c->t_switchover = mstream_now_ns();
-			if (c->switchover_out)
-				__atomic_store_n(c->switchover_out, c->t_switchover,
-						 __ATOMIC_RELAXED);
-		}
-		return 0;
-	case F_END: {
-		uint32_t d, n;
-
-		if (len < 8)
-			return -EPROTO;
-		d = get32(buf);
-		n = get32(buf + 4);
-		if (d >= c->ndev || n > MSTREAM_MAX_STREAMS || len != 8 + n * 20 || c->end_got[d])
-			return -EPROTO;
-		for (uint32_t k = 0; k < n; k++) {
-			const uint8_t *p = buf + 8 + k * 20;
-
-			c->end[d][k] = (struct net_end_stream){ get64(p), get64(p + 8), get32(p + 16) };
-		}
-		c->end_n[d] = n;
-		c->end_got[d] = true;
-		return 0;
-	}
-	case F_ACK:
-		get_status(buf, len, &c->ack_status, c->ack_msg, sizeof(c->ack_msg));
-		c->ack_got = true;
-		return 0;
-	case F_SUMS: {
-		uint32_t n;
-
-		if (len < 4)
-			return -EPROTO;
-		n = get32(buf);
-		if (n > MSTREAM_MAX_DEVICES || len != 4 + n * 12)
-			return -EPROTO;
-		for (uint32_t d = 0; d < n; d++) {
-			c->has_sum[d] = get32(buf + 4 + d * 12);
-			c->sum[d] = get64(buf + 8 + d * 12);
-		}
-		c->sums_got = true;
-		return 0;
-	}
-	case F_ABORT: {
-		int status;
-
-		get_status(buf, len, &status, c->peer_msg, sizeof(c->peer_msg));
-		return status < 0 ? status : -ECONNABORTED;
-	}
-	default:
-		return -EPROTO;
-	}
-}
-
-static void lost(struct ctl *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void lost(struct ctl *c, int err, const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&c->lock);
-	if (!c->peer_err) {
-		c->peer_err = err;
-		snprintf(c->peer_msg, sizeof(c->peer_msg), "%s", msg);
-	}
-	if (c->session)
-		session_abort_msg(c->session, err, "%s", msg);
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void *monitor(void *arg)
-{
-	struct ctl *c = arg;
-	uint8_t *buf = malloc(NET_FRAME_MAX);
-
-	while (buf) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		uint64_t now;
-		int r;
-
-		r = poll(&p, 1, 200);
-		pthread_mutex_lock(&c->lock);
-		if (c->stop) {
-			pthread_mutex_unlock(&c->lock);
-			break;
-		}
-		pthread_mutex_unlock(&c->lock);
-		now = mstream_now_ns();
-		if (r > 0) {
-			uint16_t type = 0;
-			uint32_t len;
-			int ret;
-
-			/* A frame, once started, must arrive within the timeout. */
-			ret = net_recv_frame(c->fd, now + c->timeout_ns, &type, buf, NET_FRAME_MAX,
-					     &len);
-			pthread_mutex_lock(&c->lock);
-			if (c->stop) {
-				pthread_mutex_unlock(&c->lock);
-				break;
-			}
-			if (!ret)
-				ret = handle(c, type, buf, len);
-			c->last_rx = mstream_now_ns();
-			pthread_cond_broadcast(&c->cond);
-			pthread_mutex_unlock(&c->lock);
-			if (ret == -ENODATA) {
-				lost(c, -ECONNRESET, "the %s closed the connection", c->who);
-				break;
-			}
-			if (ret && type == F_ABORT && ret != -EPROTO) {
-				lost(c, ret, "the %s aborted: %s", c->who, c->peer_msg);
-				break;
-			}
-			if (ret) {
-				lost(c, ret, "control connection to the %s: %s", c->who,
-				     ret == -EPROTO ? "malformed frame" : strerror(-ret));
-				break;
-			}
-			continue;
-		}
-		/* last_tx moves under other threads: it may be after `now`. */
-		if (now > c->last_tx && now - c->last_tx >= NET_HEARTBEAT_NS) {
-			/* Never blocks: if the peer does not read, its silence
-			 * check or ours ends the session. */
-			static const struct {
-				uint32_t magic;
-				uint16_t type, flags;
-				uint32_t len;
-			} __attribute__((packed)) hb = { NET_FRAME_MAGIC, F_HEARTBEAT, 0, 0 };
-
-			pthread_mutex_lock(&c->lock);
-			if (send(c->fd, &hb, sizeof(hb), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-			    errno != EAGAIN) {
-				pthread_mutex_unlock(&c->lock);
-				lost(c, -errno, "control connection to the %s: %s", c->who,
-				     strerror(errno));
-				break;
-			}
-			c->last_tx = now;
-			pthread_mutex_unlock(&c->lock);
-		}
-		if (now > c->last_rx && now - c->last_rx > c->timeout_ns) {
-			lost(c, -ETIMEDOUT, "the %s has been silent for %llu s", c->who,
-			     (unsigned long long)(c->timeout_ns / NSEC_PER_SEC));
-			break;
-		}
-	}
-	free(buf);
-	return NULL;
-}
-
-void ctl_init(struct ctl *c, int fd, uint64_t timeout_ns, const char *who)
-{
-	struct timeval tv = { .tv_sec = timeout_ns / NSEC_PER_SEC,
-			      .tv_usec = (timeout_ns % NSEC_PER_SEC) / 1000 };
-
-	memset(c, 0, sizeof(*c));
-	c->fd = fd;
-	c->timeout_ns = timeout_ns;
-	c->who = who;
-	c->last_rx = c->last_tx = mstream_now_ns();
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
-	/* Frames sent by the session's thread give up after the timeout. */
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-int ctl_start(struct ctl *c)
-{
-	c->last_rx = mstream_now_ns();
-	if (pthread_create(&c->thread, NULL, monitor, c))
-		return fail(-EAGAIN, "cannot start the control connection's thread");
-	c->running = true;
-	return 0;
-}
-
-int ctl_send(struct ctl *c, uint16_t type, const void *payload, uint32_t len)
-{
-	int ret;
-
-	pthread_mutex_lock(&c->lock);
-	ret = net_send_frame(c->fd, type, payload, len);
-	if (!ret)
-		c->last_tx = mstream_now_ns();
-	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		return fail(ret, "control connection to the %s: %s", c->who, strerror(-ret));
-	return 0;
-}
-
-int ctl_wait(struct ctl *c, bool (*ready)(struct ctl *c, void *arg), void *arg)
-{
-	int ret = 0;
-
-	pthread_mutex_lock(&c->lock);
-	while (!ready(c, arg) && !c->peer_err && c->running)
-		pthread_cond_wait(&c->cond, &c->lock);
-	if (!ready(c, arg))
-		ret = c->peer_err ? c->peer_err : -ECONNRESET;
-	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		return fail(ret, "%s", c->peer_msg[0] ? c->peer_msg : "the peer went away");
-	return 0;
-}
-
-void ctl_attach(struct ctl *c, struct mstream_session *s)
-{
-	pthread_mutex_lock(&c->lock);
-	c->session = s;
-	pthread_mutex_unlock(&c->lock);
-}
-
-void ctl_stop(struct ctl *c)
-{
-	pthread_mutex_lock(&c->lock);
-	c->stop = true;
-	c->session = NULL;
-	pthread_mutex_unlock(&c->lock);
-	if (c->running) {
-		pthread_join(c->thread, NULL);
-		c->running = false;
-	}
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->cond);
+	return *len ? net_recv_exact(fd, buf, *len, deadline, wake) : 0;
 }

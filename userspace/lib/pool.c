@@ -21,6 +21,17 @@
 #define DEFAULT_QD 8
 #define DEFAULT_BUF (1u << 20)
 #define MAX_THREADS 64
+/* A pool sized by itself: at most this many workers, each with its
+ * queue_depth x buf_size of buffers. */
+#define AUTO_MAX_THREADS 16
+
+unsigned int pool_auto_threads(unsigned int streams)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int cpus = n > 0 ? n : 1;
+
+	return MIN(MIN(cpus, MAX(streams, 1u)), AUTO_MAX_THREADS);
+}
 
 int mstream_pool_create(struct mstream_pool **poolp, const struct mstream_pool_params *params)
 {
@@ -29,13 +40,11 @@ int mstream_pool_create(struct mstream_pool **poolp, const struct mstream_pool_p
 	struct mstream_pool *pool;
 
 	clear_error();
+	if (CHECK_STRUCT("struct mstream_pool_params", &p, POOL_FLAGS))
+		return -EINVAL;
 	if (p.kind > MSTREAM_POOL_SERIAL)
 		return fail(-EINVAL, "unknown pool kind %u", p.kind);
-	if (!p.threads) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		p.threads = n > 0 ? n : 1;
-	}
+	/* 0: decided at start, from the streams there are then. */
 	p.threads = MIN(p.threads, MAX_THREADS);
 	if (!p.queue_depth)
 		p.queue_depth = DEFAULT_QD;
@@ -74,6 +83,8 @@ int mstream_pool_add(struct mstream_pool *pool, const struct mstream_stream_para
 	struct mstream_stream *s;
 	int ret = 0;
 
+	if (CHECK_STRUCT("struct mstream_stream_params", sp, STREAM_FLAGS))
+		return -EINVAL;
 	if (sp->in_fd < 0)
 		return -EBADF;
 	s = calloc(1, sizeof(*s));
@@ -123,6 +134,7 @@ int mstream_pool_add(struct mstream_pool *pool, const struct mstream_stream_para
 out:
 	pthread_mutex_unlock(&pool->lock);
 	if (ret) {
+		free(s->fifo);
 		free(s);
 		return ret;
 	}
@@ -367,13 +379,15 @@ int mstream_pool_get_stats(struct mstream_pool *pool, struct mstream_pool_stats 
 {
 	memset(st, 0, sizeof(*st));
 	st->kind = pool->p.kind;
+	pthread_mutex_lock(&pool->lock);
 	st->threads = pool->p.kind == MSTREAM_POOL_URING   ? pool->p.threads :
-		      pool->p.kind == MSTREAM_POOL_THREADS ? ATOMIC_LOAD(&pool->nstreams) :
+		      pool->p.kind == MSTREAM_POOL_THREADS ? pool->nstreams :
 							     0;
-	st->streams = ATOMIC_LOAD(&pool->nstreams);
+	st->streams = pool->nstreams;
+	st->fixed_buffers = pool->fixed;
+	pthread_mutex_unlock(&pool->lock);
 	st->queue_depth = pool->p.queue_depth;
 	st->buf_size = pool->p.buf_size;
-	st->fixed_buffers = pool->fixed;
 	st->alloc_bytes = ATOMIC_LOAD(&pool->alloc);
 	st->peak_bytes = ATOMIC_LOAD(&pool->peak);
 	st->in_use_bytes = ATOMIC_LOAD(&pool->in_use);

@@ -53,7 +53,8 @@ struct mstream_stream {
 	bool read_busy, write_busy, poll_in_busy, poll_out_busy;
 	bool read_drain;	/* the in-flight read was issued while draining */
 	bool need_poll;		/* wait for POLLIN before taking a buffer */
-	bool cancel_sent;
+	bool wait_out;		/* a write said EAGAIN: poll for POLLOUT first */
+	bool cancel_sent;	/* dead: every in-flight op has had its cancel */
 	unsigned int read_buf;
 	unsigned int held;	/* buffers: in-flight read + fifo */
 	struct fifo_ent *fifo;

@@ -210,8 +210,9 @@ static int spawn(struct mstream_pool *pool, struct mstream_stream *s)
 	}
 	if (pthread_create(&s->thread, NULL, stream_thread, s))
 		return fail(-EAGAIN, "reader pool: cannot start a stream thread");
+	pthread_setname_np(s->thread, "mstream-rd");
 	s->has_thread = true;
-	pool->alloc += pool->p.buf_size;
+	ATOMIC_ADD(&pool->alloc, pool->p.buf_size);
 	return 0;
 }
 
@@ -346,7 +347,7 @@ static void serial_run(struct mstream_pool *pool, uint64_t deadline)
 		pool->sbuf = malloc(pool->p.buf_size);
 		if (!pool->sbuf)
 			return;
-		pool->alloc = pool->p.buf_size;
+		ATOMIC_STORE(&pool->alloc, pool->p.buf_size);
 	}
 	buf = pool->sbuf;
 	while ((s = pick(pool, deadline))) {

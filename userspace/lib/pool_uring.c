@@ -27,6 +27,13 @@
  *
  * Each worker owns the streams assigned to it (critical ones spread first),
  * so the I/O path takes no lock except to publish a state change.
+ *
+ * The ring is never asked for more than it can hold: every SQE yields one
+ * CQE, and a worker keeps the CQEs it may still receive below its CQ size
+ * (sized from its streams at start), so completions are never dropped nor
+ * parked on the kernel's overflow list however many streams it gets; what
+ * cannot be issued now is issued by the next schedule(). A worker whose
+ * ring failed takes no more streams.
  */
 #include <fcntl.h>
 #include <liburing.h>
@@ -48,6 +55,10 @@ enum { OP_READ = 1, OP_WRITE, OP_POLL_IN, OP_POLL_OUT, OP_EFD, OP_CANCEL };
 #define UD_EXTRA(ud) ((uint32_t)(ud))
 
 #define RING_ENTRIES 256
+#define CQ_MIN 1024
+#define CQ_MAX 65536
+/* CQ slots kept for cancels and the eventfd's read. */
+#define CQ_RESERVE 64
 
 struct worker {
 	struct mstream_pool *pool;
@@ -71,6 +82,11 @@ struct worker {
 	unsigned int assigned;	/* under pool->lock, for balancing */
 
 	unsigned int inflight;	/* reads, writes, polls */
+	unsigned int cqes;	/* SQEs whose CQE has not been reaped yet */
+	unsigned int cq_size;
+	bool efd_posted, efd_broken;
+	int ring_err;		/* submit failed: the ring is unusable */
+	bool dead;		/* under pool->lock: the worker is gone */
 	unsigned int rr;	/* where the next read scan starts */
 	bool setup_done;	/* under pool->lock: worker_setup() returned */
 	int setup_err;
@@ -93,15 +109,25 @@ static void buf_put(struct worker *w, unsigned int b)
 	w->free_stack[w->nfree++] = b;
 }
 
-static struct io_uring_sqe *get_sqe(struct worker *w)
+/* An SQE, unless its CQE might not fit (reserve: slots to leave free) or
+ * the ring cannot take more now: NULL, and the caller tries again later. */
+static struct io_uring_sqe *get_sqe(struct worker *w, unsigned int reserve)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	struct io_uring_sqe *sqe;
+	int ret;
 
-	while (!sqe) {
-		/* SQ full: hand what is queued to the kernel and retry. */
-		io_uring_submit(&w->ring);
-		sqe = io_uring_get_sqe(&w->ring);
+	if (w->ring_err || w->cqes + reserve >= w->cq_size)
+		return NULL;
+	sqe = io_uring_get_sqe(&w->ring);
+	if (!sqe) {
+		/* SQ full: hand what is queued to the kernel, once. */
+		ret = io_uring_submit(&w->ring);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			w->ring_err = ret;
+		sqe = ret >= 0 ? io_uring_get_sqe(&w->ring) : NULL;
 	}
+	if (sqe)
+		w->cqes++;
 	return sqe;
 }
 
@@ -114,17 +140,24 @@ static bool is_socket(int fd)
 
 static void post_efd(struct worker *w)
 {
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe;
 
+	if (w->efd_posted || w->efd_broken || !(sqe = get_sqe(w, 0)))
+		return;
 	io_uring_prep_read(sqe, w->efd, &w->efd_val, sizeof(w->efd_val), 0);
 	io_uring_sqe_set_data64(sqe, UD(OP_EFD, 0, 0));
+	w->efd_posted = true;
 }
 
-static void issue_read(struct worker *w, struct mstream_stream *s)
+static bool issue_read(struct worker *w, struct mstream_stream *s)
 {
-	struct io_uring_sqe *sqe = get_sqe(w);
-	unsigned int b = buf_get(w);
+	struct io_uring_sqe *sqe = get_sqe(w, CQ_RESERVE);
 	size_t bs = w->pool->p.buf_size;
+	unsigned int b;
+
+	if (!sqe)
+		return false;
+	b = buf_get(w);
 
 	/* Offset -1: the file position; ignored by stream FDs (pipes,
 	 * sockets, VFIO data FDs), advanced for a save file being loaded. */
@@ -140,15 +173,18 @@ static void issue_read(struct worker *w, struct mstream_stream *s)
 	s->held++;
 	w->inflight++;
 	ATOMIC_STORE(&s->io_busy, true);
+	return true;
 }
 
 static void issue_write(struct worker *w, struct mstream_stream *s)
 {
 	struct fifo_ent *e = &s->fifo[s->fifo_head];
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = get_sqe(w, CQ_RESERVE);
 	char *p = (char *)buf_addr(w, e->buf) + e->off;
 	unsigned int len = e->len - e->off;
 
+	if (!sqe)
+		return;
 	if (s->flags & STREAM_F_SOCKET) {
 		/* A socket: send() with MSG_NOSIGNAL, so a peer that went away
 		 * is an EPIPE for this stream, not a SIGPIPE for the process. */
@@ -169,8 +205,10 @@ static void issue_write(struct worker *w, struct mstream_stream *s)
 
 static void issue_poll(struct worker *w, struct mstream_stream *s, bool out)
 {
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = get_sqe(w, CQ_RESERVE);
 
+	if (!sqe)
+		return;
 	io_uring_prep_poll_add(sqe, out ? s->out_fd : s->in_fd, out ? POLLOUT : POLLIN);
 	io_uring_sqe_set_data64(sqe, UD(out ? OP_POLL_OUT : OP_POLL_IN, s->widx, 0));
 	ATOMIC_ADD(&w->pool->polls, 1);
@@ -181,12 +219,32 @@ static void issue_poll(struct worker *w, struct mstream_stream *s, bool out)
 	w->inflight++;
 }
 
-static void cancel_op(struct worker *w, uint64_t ud)
+static bool cancel_op(struct worker *w, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *sqe = get_sqe(w, 0);
 
+	if (!sqe)
+		return false;
 	io_uring_prep_cancel64(sqe, ud, 0);
 	io_uring_sqe_set_data64(sqe, UD(OP_CANCEL, 0, 0));
+	return true;
+}
+
+/* A dead stream's operations still in flight are cancelled (again, if a
+ * cancel could not be issued before: a second one is harmless). */
+static void send_cancels(struct worker *w, struct mstream_stream *s)
+{
+	bool ok = true;
+
+	if (s->read_busy)
+		ok &= cancel_op(w, UD(OP_READ, s->widx, s->read_buf));
+	if (s->write_busy)
+		ok &= cancel_op(w, UD(OP_WRITE, s->widx, s->fifo[s->fifo_head].buf));
+	if (s->poll_in_busy)
+		ok &= cancel_op(w, UD(OP_POLL_IN, s->widx, 0));
+	if (s->poll_out_busy)
+		ok &= cancel_op(w, UD(OP_POLL_OUT, s->widx, 0));
+	s->cancel_sent = ok;
 }
 
 static void fifo_pop_free(struct worker *w, struct mstream_stream *s)
@@ -212,14 +270,7 @@ static void make_dead(struct worker *w, struct mstream_stream *s)
 		s->fifo_len--;
 		s->held--;
 	}
-	if (s->read_busy)
-		cancel_op(w, UD(OP_READ, s->widx, s->read_buf));
-	if (s->write_busy)
-		cancel_op(w, UD(OP_WRITE, s->widx, s->fifo[s->fifo_head].buf));
-	if (s->poll_in_busy)
-		cancel_op(w, UD(OP_POLL_IN, s->widx, 0));
-	if (s->poll_out_busy)
-		cancel_op(w, UD(OP_POLL_OUT, s->widx, 0));
+	send_cancels(w, s);
 }
 
 static void fail_stream(struct worker *w, struct mstream_stream *s, int err)
@@ -304,7 +355,7 @@ static void on_write(struct worker *w, struct mstream_stream *s, int res)
 	}
 	switch (res) {
 	case -EAGAIN:
-		issue_poll(w, s, true);
+		s->wait_out = true; /* schedule() polls for room first */
 		break;
 	case -EINTR:
 	case -ECANCELED:
@@ -328,10 +379,11 @@ static void reap(struct worker *w)
 		struct mstream_stream *s = NULL;
 
 		n++;
+		w->cqes--;
 		if (op == OP_EFD) {
 			/* Keep one read on the eventfd posted, unless it broke. */
-			if (cqe->res >= 0 || cqe->res == -EINTR || cqe->res == -EAGAIN)
-				post_efd(w);
+			w->efd_posted = false;
+			w->efd_broken = cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN;
 			continue;
 		}
 		if (op == OP_CANCEL)
@@ -352,6 +404,7 @@ static void reap(struct worker *w)
 			break;
 		case OP_POLL_OUT:
 			s->poll_out_busy = false;
+			s->wait_out = false;
 			break;
 		}
 		if (!s->read_busy && !s->write_busy)
@@ -409,12 +462,18 @@ static void schedule(struct worker *w)
 	unsigned int n = w->nstreams, active = 0;
 	bool crit_live = false;
 
+	post_efd(w);
 	for (unsigned int i = 0; i < n; i++) {
 		struct mstream_stream *s = w->streams[i];
 
-		if (s->dead)
+		if (s->dead) {
+			if (!s->cancel_sent)
+				send_cancels(w, s);
 			continue;
-		if (s->fifo_len && !s->write_busy && !s->poll_out_busy)
+		}
+		if (s->wait_out && !s->poll_out_busy)
+			issue_poll(w, s, true);
+		else if (s->fifo_len && !s->write_busy && !s->wait_out)
 			issue_write(w, s);
 		if (!s->eof && stream_state(s) == MSTREAM_STREAM_ACTIVE)
 			active++;
@@ -441,7 +500,8 @@ static void schedule(struct worker *w)
 				continue;
 			if (w->nfree <= reserve)
 				continue;
-			issue_read(w, s);
+			if (!issue_read(w, s))
+				break; /* no room in the rings: later */
 		}
 	}
 	w->rr++;
@@ -458,22 +518,30 @@ static int worker_setup(struct worker *w)
 {
 	struct mstream_pool *pool = w->pool;
 	struct io_uring_params p = { 0 };
+	unsigned int cq = CQ_MIN;
 	struct iovec *iov;
 	int ret;
 
+	/* Room for each stream's read, write and two polls, and their cancels;
+	 * streams added later share what is left (see get_sqe()). */
+	pthread_mutex_lock(&pool->lock);
+	while (cq < CQ_MAX && cq < 8 * w->assigned + CQ_RESERVE)
+		cq <<= 1;
+	pthread_mutex_unlock(&pool->lock);
 	/* Completions are only ever reaped by this thread: let the kernel run
 	 * their task work when we wait, not by interrupting us. */
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
-	p.cq_entries = 4 * RING_ENTRIES;
+	p.cq_entries = cq;
 	ret = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
 	if (ret == -EINVAL) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_CQSIZE;
-		p.cq_entries = 4 * RING_ENTRIES;
+		p.cq_entries = cq;
 		ret = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
 	}
 	if (ret)
 		return ret;
+	w->cq_size = w->ring.cq.ring_entries;
 
 	if (pool->p.flags & MSTREAM_POOL_NO_FIXED_BUFFERS)
 		return 0;
@@ -487,6 +555,30 @@ static int worker_setup(struct worker *w)
 	w->fixed = !io_uring_register_buffers(&w->ring, iov, w->nbufs);
 	free(iov);
 	return 0;
+}
+
+/* The ring itself failed: nothing on it can complete. Its streams fail,
+ * and so do those handed to it meanwhile; it takes no new ones. */
+static void worker_died(struct worker *w, int err)
+{
+	struct mstream_pool *pool = w->pool;
+
+	for (unsigned int i = 0; i < w->nstreams; i++)
+		stream_fail(w->streams[i], err);
+	pthread_mutex_lock(&pool->lock);
+	w->dead = true;
+	for (unsigned int i = 0; i < w->nincoming; i++) {
+		struct mstream_stream *s = w->incoming[i];
+
+		if (s->state == MSTREAM_STREAM_FAILED || s->state == MSTREAM_STREAM_DONE)
+			continue;
+		s->error = err;
+		__atomic_store_n(&s->state, MSTREAM_STREAM_FAILED, __ATOMIC_RELEASE);
+		pool->events++;
+	}
+	w->nincoming = 0;
+	pthread_cond_broadcast(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
 }
 
 static void *worker_main(void *arg)
@@ -505,7 +597,6 @@ static void *worker_main(void *arg)
 	if (ret)
 		return NULL;
 
-	post_efd(w);
 	for (;;) {
 		int ret;
 
@@ -513,11 +604,9 @@ static void *worker_main(void *arg)
 		schedule(w);
 		if (closing && !w->inflight)
 			break;
-		ret = io_uring_submit_and_wait(&w->ring, 1);
+		ret = w->ring_err ? w->ring_err : io_uring_submit_and_wait(&w->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-			/* The ring itself failed: nothing on it can complete. */
-			for (unsigned int i = 0; i < w->nstreams; i++)
-				stream_fail(w->streams[i], ret);
+			worker_died(w, ret);
 			break;
 		}
 		reap(w);
@@ -526,17 +615,22 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void assign(struct mstream_pool *pool, struct mstream_stream *s)
+/* The least loaded live worker; under pool->lock. */
+static int assign(struct mstream_pool *pool, struct mstream_stream *s)
 {
-	struct worker *best = &pool->workers[0];
+	struct worker *best = NULL;
 
-	for (unsigned int i = 1; i < pool->nworkers; i++)
-		if (pool->workers[i].assigned < best->assigned)
+	for (unsigned int i = 0; i < pool->nworkers; i++)
+		if (!pool->workers[i].dead &&
+		    (!best || pool->workers[i].assigned < best->assigned))
 			best = &pool->workers[i];
+	if (!best)
+		return -EIO;
 	best->assigned++;
 	s->w = best;
 	if (is_socket(s->out_fd))
 		s->flags |= STREAM_F_SOCKET;
+	return 0;
 }
 
 static int incoming_push(struct worker *w, struct mstream_stream *s)
@@ -575,9 +669,10 @@ static int uring_added(struct mstream_pool *pool, struct mstream_stream *s)
 {
 	int ret = stream_init_fifo(pool, s);
 
+	if (!ret)
+		ret = assign(pool, s);
 	if (ret)
 		return ret;
-	assign(pool, s);
 	ret = incoming_push(s->w, s);
 	if (ret)
 		return ret;
@@ -616,10 +711,15 @@ static void uring_stop(struct mstream_pool *pool)
 
 static int uring_start(struct mstream_pool *pool)
 {
-	unsigned int nw = pool->p.threads, i;
+	unsigned int nw, i;
 	struct mstream_stream **order;
 	int ret = 0;
 
+	pthread_mutex_lock(&pool->lock);
+	if (!pool->p.threads)
+		pool->p.threads = pool_auto_threads(pool->nstreams);
+	nw = pool->p.threads;
+	pthread_mutex_unlock(&pool->lock);
 	pool->workers = calloc(nw, sizeof(*pool->workers));
 	order = calloc(pool->nstreams + 1, sizeof(*order));
 	if (!pool->workers || !order) {
@@ -652,7 +752,7 @@ static int uring_start(struct mstream_pool *pool)
 		}
 		for (unsigned int b = 0; b < w->nbufs; b++)
 			w->free_stack[w->nfree++] = w->nbufs - 1 - b;
-		pool->alloc += w->mem_len;
+		ATOMIC_ADD(&pool->alloc, w->mem_len);
 	}
 
 	/* Critical streams first, so that they land on different workers. */
@@ -670,10 +770,10 @@ static int uring_start(struct mstream_pool *pool)
 			if (stream_terminal(order[i]))
 				continue;
 			ret = stream_init_fifo(pool, order[i]);
-			if (!ret) {
-				assign(pool, order[i]);
+			if (!ret)
+				ret = assign(pool, order[i]);
+			if (!ret)
 				ret = incoming_push(order[i]->w, order[i]);
-			}
 		}
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -686,6 +786,7 @@ static int uring_start(struct mstream_pool *pool)
 			ret = fail(-EAGAIN, "reader pool: cannot start a worker thread");
 			break;
 		}
+		pthread_setname_np(w->thread, "mstream-io");
 		w->thread_ok = true;
 	}
 

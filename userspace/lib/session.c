@@ -15,24 +15,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "endpoint.h"
 
 struct sdev {
+	/* Under the session's lock: the pool's streams and, once the pool is
+	 * gone, their last stats. */
 	struct mstream_stream *st[MSTREAM_MAX_STREAMS];
-	struct mstream_stream_stats ss[MSTREAM_MAX_STREAMS]; /* kept after the pool */
+	struct mstream_stream_stats ss[MSTREAM_MAX_STREAMS];
 	unsigned int nstreams;
 	bool stopped, drained, loaded;
 	uint64_t t_stop, t_stopped, t_drained, t_loaded;
 	bool has_src_sum, has_dst_sum;
 	uint64_t src_sum, dst_sum;
+	struct mstream_device_stats pub; /* under the lock, by publish() */
 };
 
+/*
+ * Threads: the session's own thread runs it and owns st and the sdev times.
+ * Any thread may call the getters: they see what publish() copied under the
+ * lock (each tick, and when run() returns), and the streams' live stats
+ * while the pool exists; release_pool() clears the pointers under the lock
+ * before the pool is freed.
+ */
 struct mstream_session {
 	struct mstream_session_params p;
-	pthread_mutex_t lock;		/* pool pointer vs. abort, abort_msg */
+	pthread_mutex_t lock;		/* pool, dev[].st, ndev, pub, abort_msg */
 	struct mstream_pool *pool;
 	int abort_err;			/* atomic: set by mstream_session_abort() */
+	int abort_efd;			/* ... which also makes this readable */
 	char abort_msg[MSTREAM_ERRMSG];
 	char err[MSTREAM_ERRMSG];
 	struct mstream_source *src;
@@ -40,6 +52,7 @@ struct mstream_session {
 	unsigned int ndev;
 	struct sdev *dev;
 	struct mstream_session_stats st;
+	struct mstream_session_stats pub; /* under the lock, by publish() */
 	bool ran, checksum_streams, stopped_called;
 	uint64_t t_precopy;		/* precopy began (0: none) */
 };
@@ -49,6 +62,11 @@ int mstream_session_create(struct mstream_session **sp, const struct mstream_ses
 	struct mstream_session *s;
 
 	clear_error();
+	if (p && (CHECK_STRUCT("struct mstream_session_params", p, SESSION_FLAGS) ||
+		  check_struct("struct mstream_policy", p->policy.reserved,
+			       sizeof(p->policy.reserved), 0, 0) ||
+		  CHECK_STRUCT("struct mstream_pool_params", &p->pool, POOL_FLAGS)))
+		return -EINVAL;
 	if (p && p->num_dirty >= MSTREAM_MAX_STREAMS)
 		return fail(-ERANGE, "%u dirty streams: at most %d", p->num_dirty,
 			    MSTREAM_MAX_STREAMS - 1);
@@ -57,6 +75,11 @@ int mstream_session_create(struct mstream_session **sp, const struct mstream_ses
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->abort_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->abort_efd < 0) {
+		free(s);
+		return fail(-errno, "eventfd: %s", strerror(errno));
+	}
 	if (p)
 		s->p = *p;
 	if (!s->p.policy.dirty_threshold)
@@ -77,12 +100,23 @@ int mstream_session_create(struct mstream_session **sp, const struct mstream_ses
 
 void mstream_session_abort(struct mstream_session *s, int err)
 {
-	/* Only an atomic store: callable from a signal handler. The session's
-	 * loop sees it within one tick and cancels the pool itself. */
-	int zero = 0;
+	/* An atomic store and a write(): callable from a signal handler. The
+	 * session's loop sees it within one tick and cancels the pool itself;
+	 * network waits poll the eventfd and end at once. */
+	uint64_t one = 1;
+	int zero = 0, saved = errno;
 
 	__atomic_compare_exchange_n(&s->abort_err, &zero, err < 0 ? err : -ECANCELED, false,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	if (write(s->abort_efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, readable anyway */
+	}
+	errno = saved;
+}
+
+int session_abort_fd(struct mstream_session *s)
+{
+	return s ? s->abort_efd : -1;
 }
 
 void session_abort_msg(struct mstream_session *s, int err, const char *fmt, ...)
@@ -153,8 +187,65 @@ static int add_stream(struct mstream_session *s, unsigned int d, unsigned int k)
 	return 0;
 }
 
+/* A stream's stats: live while the pool runs, the last ones after. */
+static void stream_stats_locked(struct mstream_session *s, unsigned int d, unsigned int k,
+				struct mstream_stream_stats *st)
+{
+	if (s->dev[d].st[k])
+		mstream_stream_get_stats(s->dev[d].st[k], st);
+	else
+		*st = s->dev[d].ss[k];
+}
+
+/* Make the session thread's figures visible to the getters. */
+static void publish(struct mstream_session *s)
+{
+	struct mstream_session_stats *st = &s->pub;
+	uint64_t drained = 0;
+
+	pthread_mutex_lock(&s->lock);
+	*st = s->st;
+	for (unsigned int d = 0; d < s->ndev; d++) {
+		struct sdev *sd = &s->dev[d];
+		struct mstream_device_stats *ds = &sd->pub;
+
+		ds->num_dirty = s->src->dev[d].lay.num_dirty;
+		ds->streams = sd->nstreams;
+		ds->bytes = 0;
+		for (unsigned int k = 0; k < sd->nstreams; k++) {
+			struct mstream_stream_stats ss;
+
+			stream_stats_locked(s, d, k, &ss);
+			ds->bytes += ss.bytes_read;
+			st->bytes_precopy += ss.bytes_read - ss.bytes_drain;
+		}
+		st->bytes += ds->bytes;
+		ds->t_stop_ns = sd->t_stop;
+		ds->t_stopped_ns = sd->t_stopped;
+		ds->t_drained_ns = sd->t_drained;
+		ds->t_loaded_ns = sd->t_loaded;
+		ds->has_src_checksum = sd->has_src_sum;
+		ds->has_dst_checksum = sd->has_dst_sum;
+		ds->src_checksum = sd->src_sum;
+		ds->dst_checksum = sd->dst_sum;
+		drained = MAX(drained, sd->t_drained);
+	}
+	if (st->t_stop_ns && st->t_end_ns)
+		st->downtime_ns = st->t_end_ns - st->t_stop_ns;
+	if (st->t_stop_ns && s->t_precopy)
+		st->precopy_ns = st->t_stop_ns - s->t_precopy;
+	if (st->t_stop_ns || s->t_precopy)
+		st->setup_ns = (s->t_precopy ? s->t_precopy : st->t_stop_ns) - st->t_start_ns;
+	if (st->t_stop_ns && drained >= st->t_stop_ns)
+		st->stopcopy_ns = drained - st->t_stop_ns;
+	if (st->t_stop_ns && st->t_end_ns && st->t_end_ns >= drained && drained)
+		st->load_ns = st->t_end_ns - drained;
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void progress(struct mstream_session *s)
 {
+	publish(s);
 	if (s->p.progress)
 		s->p.progress(s, s->p.progress_arg);
 }
@@ -182,11 +273,15 @@ static int check(struct mstream_session *s, bool stall)
 		pthread_mutex_unlock(&s->lock);
 		return ab;
 	}
+	if (s->src->deadline && now > s->src->deadline)
+		return set_err(s, -ETIMEDOUT, "the %s did not finish within the session timeout",
+			       side(s->src->ops->kind, false));
 	for (unsigned int d = 0; d < s->ndev; d++) {
 		struct sdev *sd = &s->dev[d];
 		/* The source has stopped (or, for a receiver, the sender has):
 		 * from then on data must keep moving. */
-		uint64_t base = s->src->ops->stop ? sd->t_stop : s->src->t_switchover;
+		uint64_t base = s->src->ops->stop ? sd->t_stop :
+				__atomic_load_n(&s->src->t_switchover, __ATOMIC_RELAXED);
 
 		for (unsigned int k = 0; k < sd->nstreams; k++) {
 			struct mstream_stream_stats ss;
@@ -354,9 +449,18 @@ static int add_stream_quiet(struct mstream_session *s, unsigned int d, unsigned 
 		sp.flags |= MSTREAM_STREAM_CRITICAL;
 	if (s->checksum_streams)
 		sp.flags |= MSTREAM_STREAM_CHECKSUM;
+	struct mstream_stream *st;
+	int ret;
+
 	snprintf(name, sizeof(name), "%s/%u", dev_name(s, d), k);
 	sp.name = name;
-	return mstream_pool_add(s->pool, &sp, &s->dev[d].st[k]);
+	ret = mstream_pool_add(s->pool, &sp, &st);
+	if (!ret) {
+		pthread_mutex_lock(&s->lock);
+		s->dev[d].st[k] = st;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return ret;
 }
 
 static void *stop_one(void *arg)
@@ -430,6 +534,7 @@ static int drain(struct mstream_session *s, unsigned int first, unsigned int las
 		return ret;
 	if (s->p.stopped && !s->stopped_called) {
 		s->stopped_called = true;
+		publish(s);
 		s->p.stopped(s, s->p.stopped_arg);
 	}
 	for (;;) {
@@ -463,57 +568,66 @@ static int drain(struct mstream_session *s, unsigned int first, unsigned int las
 	}
 }
 
-static void snapshot(struct mstream_session *s)
-{
-	for (unsigned int d = 0; d < s->ndev; d++)
-		for (unsigned int k = 0; k < s->dev[d].nstreams; k++)
-			if (s->dev[d].st[k])
-				mstream_stream_get_stats(s->dev[d].st[k], &s->dev[d].ss[k]);
-	if (s->pool)
-		mstream_pool_get_stats(s->pool, &s->st.pool);
-}
-
+/* The streams' last stats are kept, their pointers cleared, all under the
+ * lock: a getter never sees a stream of a freed pool. */
 static void release_pool(struct mstream_session *s)
 {
 	struct mstream_pool *pool;
 
-	snapshot(s);
 	pthread_mutex_lock(&s->lock);
 	pool = s->pool;
+	if (pool)
+		mstream_pool_get_stats(pool, &s->st.pool);
+	for (unsigned int d = 0; d < s->ndev; d++)
+		for (unsigned int k = 0; k < s->dev[d].nstreams; k++) {
+			if (s->dev[d].st[k])
+				mstream_stream_get_stats(s->dev[d].st[k], &s->dev[d].ss[k]);
+			s->dev[d].st[k] = NULL;
+		}
 	s->pool = NULL;
 	pthread_mutex_unlock(&s->lock);
 	mstream_pool_destroy(pool);
-	for (unsigned int d = 0; d < s->ndev; d++)
-		memset(s->dev[d].st, 0, sizeof(s->dev[d].st));
 }
 
 static int setup(struct mstream_session *s)
 {
+	struct mstream_pool_params pp;
 	struct mstream_pool *pool;
+	struct sdev *dev;
 	int ret;
 
 	ret = s->src->ops->layout(s->src, &s->p);
 	if (ret)
 		return set_err_last(s, ret, "source");
-	s->dev = calloc(s->src->ndev, sizeof(*s->dev));
-	if (!s->dev)
+	dev = calloc(s->src->ndev, sizeof(*dev));
+	if (!dev)
 		return set_err(s, -ENOMEM, "out of memory");
-	s->ndev = s->src->ndev;
-	s->st.devices = s->ndev;
-	for (unsigned int d = 0; d < s->ndev; d++) {
-		s->dev[d].nstreams = s->src->dev[d].lay.nstreams;
-		s->st.streams += s->dev[d].nstreams;
+	s->st.devices = s->src->ndev;
+	for (unsigned int d = 0; d < s->src->ndev; d++) {
+		dev[d].nstreams = s->src->dev[d].lay.nstreams;
+		s->st.streams += dev[d].nstreams;
 		s->st.num_dirty = s->src->dev[d].lay.num_dirty;
 	}
-	ret = s->sink->ops->open(s->sink, s->src->dev, s->ndev);
+	pthread_mutex_lock(&s->lock);
+	s->dev = dev;
+	pthread_mutex_unlock(&s->lock);
+	ret = s->sink->ops->open(s->sink, s->src->dev, s->src->ndev);
 	if (ret)
 		return set_err_last(s, ret, "destination");
+	/* From here on the getters see the devices, and the sink's names. */
+	pthread_mutex_lock(&s->lock);
+	s->ndev = s->src->ndev;
+	pthread_mutex_unlock(&s->lock);
 	ret = s->src->ops->start(s->src);
 	if (ret)
 		return set_err_last(s, ret, "source");
 
 	s->checksum_streams = s->src->wants_checksum || s->sink->wants_checksum;
-	ret = mstream_pool_create(&pool, &s->p.pool);
+	/* Every stream is known now, even those added at their device's stop. */
+	pp = s->p.pool;
+	if (!pp.threads)
+		pp.threads = pool_auto_threads(s->st.streams);
+	ret = mstream_pool_create(&pool, &pp);
 	if (ret)
 		return set_err_last(s, ret, "reader pool");
 	pthread_mutex_lock(&s->lock);
@@ -527,6 +641,17 @@ static int setup(struct mstream_session *s)
 	if (ret)
 		return set_err_last(s, ret, "reader pool");
 	return 0;
+}
+
+/* The endpoints outlive the run, and the session may not: their threads
+ * let go of it before run() returns. */
+static int detach(struct mstream_session *s, int ret)
+{
+	if (s->src->ops->detach)
+		s->src->ops->detach(s->src);
+	if (s->sink->ops->detach)
+		s->sink->ops->detach(s->sink);
+	return ret;
 }
 
 int mstream_session_run(struct mstream_session *s, struct mstream_source *src,
@@ -574,8 +699,9 @@ int mstream_session_run(struct mstream_session *s, struct mstream_source *src,
 		goto fail;
 	}
 	s->st.t_end_ns = mstream_now_ns();
-	if (src->t_switchover && !src->ops->stop)
-		s->st.t_stop_ns = src->t_switchover; /* a receiver: from the sender's stop */
+	if (!src->ops->stop && __atomic_load_n(&src->t_switchover, __ATOMIC_RELAXED))
+		/* a receiver: from the sender's stop */
+		s->st.t_stop_ns = __atomic_load_n(&src->t_switchover, __ATOMIC_RELAXED);
 	if (src->ops->committed)
 		src->ops->committed(src, 0, NULL);
 
@@ -598,61 +724,42 @@ int mstream_session_run(struct mstream_session *s, struct mstream_source *src,
 	if (ret) {
 		set_err_last(s, ret, "source");
 		s->st.phase = MSTREAM_PHASE_FAILED;
-		return ret;
+		publish(s);
+		return detach(s, ret);
 	}
 	s->st.phase = MSTREAM_PHASE_DONE;
 	progress(s);
-	return 0;
+	return detach(s, 0);
 
 fail:
+	/* A wait that an abort interrupted: the abort's error (-EINTR for ^C). */
+	if (ret == -ECANCELED && __atomic_load_n(&s->abort_err, __ATOMIC_SEQ_CST))
+		ret = __atomic_load_n(&s->abort_err, __ATOMIC_SEQ_CST);
 	s->st.phase = MSTREAM_PHASE_FAILED;
-	if (!s->st.error)
+	if (!s->st.error || s->st.error == -ECANCELED)
 		s->st.error = ret;
 	pthread_mutex_lock(&s->lock);
 	if (s->pool)
 		mstream_pool_cancel(s->pool, ret);
 	pthread_mutex_unlock(&s->lock);
-	/* Unblock what the pool may wait on, then join it, then (destroy)
-	 * close FDs: never an FD closed under an in-flight request. */
+	/* Unblock what the pool may wait on, join it, and only then let the
+	 * endpoints close FDs and move devices: never an FD closed (and its
+	 * number reused) under an in-flight request. */
+	if (sink->ops->cancel)
+		sink->ops->cancel(sink);
+	release_pool(s);
 	sink->ops->abort(sink, ret, s->err);
 	if (src->ops->committed)
 		src->ops->committed(src, ret, s->err);
 	src->ops->finish(src, ret, s->err, NULL, NULL);
-	release_pool(s);
 	progress(s);
-	return ret;
+	return detach(s, ret);
 }
 
 int mstream_session_get_stats(struct mstream_session *s, struct mstream_session_stats *st)
 {
-	*st = s->st;
-	st->bytes = st->bytes_precopy = 0;
-	for (unsigned int d = 0; d < s->ndev; d++) {
-		for (unsigned int k = 0; k < s->dev[d].nstreams; k++) {
-			struct mstream_stream_stats ss;
-
-			mstream_session_get_stream_stats(s, d, k, &ss);
-			st->bytes += ss.bytes_read;
-			st->bytes_precopy += ss.bytes_read - ss.bytes_drain;
-		}
-	}
-	if (st->t_stop_ns && st->t_end_ns)
-		st->downtime_ns = st->t_end_ns - st->t_stop_ns;
-	if (st->t_stop_ns && s->t_precopy)
-		st->precopy_ns = st->t_stop_ns - s->t_precopy;
-	if (st->t_stop_ns || s->t_precopy)
-		st->setup_ns = (s->t_precopy ? s->t_precopy : st->t_stop_ns) - st->t_start_ns;
-	if (st->t_stop_ns) {
-		uint64_t drained = 0;
-
-		for (unsigned int d = 0; d < s->ndev; d++)
-			drained = MAX(drained, s->dev[d].t_drained);
-		if (drained >= st->t_stop_ns)
-			st->stopcopy_ns = drained - st->t_stop_ns;
-		if (st->t_end_ns && st->t_end_ns >= drained && drained)
-			st->load_ns = st->t_end_ns - drained;
-	}
 	pthread_mutex_lock(&s->lock);
+	*st = s->pub;
 	if (s->pool)
 		mstream_pool_get_stats(s->pool, &st->pool);
 	pthread_mutex_unlock(&s->lock);
@@ -662,44 +769,32 @@ int mstream_session_get_stats(struct mstream_session *s, struct mstream_session_
 int mstream_session_get_device_stats(struct mstream_session *s, unsigned int d,
 				     struct mstream_device_stats *st)
 {
-	struct sdev *sd;
+	int ret = 0;
 
-	if (d >= s->ndev)
-		return -ENOENT;
-	sd = &s->dev[d];
-	memset(st, 0, sizeof(*st));
-	st->source_name = s->src->dev[d].lay.name;
-	st->sink_name = s->sink->dev ? s->sink->dev[d].lay.name : "";
-	st->num_dirty = s->src->dev[d].lay.num_dirty;
-	st->streams = sd->nstreams;
-	for (unsigned int k = 0; k < sd->nstreams; k++) {
-		struct mstream_stream_stats ss;
-
-		mstream_session_get_stream_stats(s, d, k, &ss);
-		st->bytes += ss.bytes_read;
+	pthread_mutex_lock(&s->lock);
+	if (d < s->ndev) {
+		*st = s->dev[d].pub;
+		st->source_name = s->src->dev[d].lay.name;
+		st->sink_name = s->sink->dev ? s->sink->dev[d].lay.name : "";
+	} else {
+		ret = -ENOENT;
 	}
-	st->t_stop_ns = sd->t_stop;
-	st->t_stopped_ns = sd->t_stopped;
-	st->t_drained_ns = sd->t_drained;
-	st->t_loaded_ns = sd->t_loaded;
-	st->has_src_checksum = sd->has_src_sum;
-	st->has_dst_checksum = sd->has_dst_sum;
-	st->src_checksum = sd->src_sum;
-	st->dst_checksum = sd->dst_sum;
-	return 0;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 int mstream_session_get_stream_stats(struct mstream_session *s, unsigned int d, unsigned int k,
 				     struct mstream_stream_stats *st)
 {
-	if (d >= s->ndev || k >= s->dev[d].nstreams)
-		return -ENOENT;
-	/* Live while the pool runs, the snapshot afterwards. Only the session's
-	 * own thread calls this while the pool may go away. */
-	if (s->dev[d].st[k])
-		return mstream_stream_get_stats(s->dev[d].st[k], st);
-	*st = s->dev[d].ss[k];
-	return 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (d < s->ndev && k < s->dev[d].nstreams)
+		stream_stats_locked(s, d, k, st);
+	else
+		ret = -ENOENT;
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 void mstream_session_destroy(struct mstream_session *s)
@@ -708,6 +803,7 @@ void mstream_session_destroy(struct mstream_session *s)
 		return;
 	release_pool(s);
 	free(s->dev);
+	close(s->abort_efd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

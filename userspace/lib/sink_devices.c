@@ -116,7 +116,7 @@ static int kd_commit(struct mstream_sink *sink)
 
 static int kd_checksum(struct mstream_sink *sink, unsigned int d, uint64_t *sum)
 {
-	return mstream_device_checksum(KD(sink)->devs[d], sum);
+	return device_checksum(KD(sink)->devs[d], sum);
 }
 
 static void kd_abort(struct mstream_sink *sink, int err, const char *msg)

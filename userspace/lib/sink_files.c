@@ -4,6 +4,12 @@
  * offsets by the pool, then (commit) every file synced and the manifest
  * written last. A save that fails removes its stream files and never has a
  * manifest, so nothing half-written can be loaded.
+ *
+ * A save holds device state, which can hold guest secrets: the directory is
+ * created 0700 (an existing one must be the caller's and writable by nobody
+ * else), and every file is created 0600 with O_EXCL | O_NOFOLLOW, so that a
+ * file or symlink planted under one of its names fails the save instead of
+ * receiving the data or redirecting it elsewhere.
  */
 #include <ctype.h>
 #include <fcntl.h>
@@ -47,7 +53,11 @@ static int kf_open(struct mstream_sink *sink, const struct ep_dev *src, unsigned
 		for (unsigned int k = 0; k < e->lay.nstreams; k++) {
 			manifest_file_name(md->s[k].file, sizeof(md->s[k].file), d, k);
 			e->fds[k] = openat(kf->dirfd, md->s[k].file,
-					   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+					   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					   0600);
+			if (e->fds[k] < 0 && errno == EEXIST)
+				return fail(-EEXIST, "%s/%s already exists (left by an earlier save?): "
+					    "not overwritten", kf->dir, md->s[k].file);
 			if (e->fds[k] < 0)
 				return fail(-errno, "%s/%s: %s", kf->dir, md->s[k].file,
 					    strerror(errno));
@@ -100,9 +110,10 @@ static void kf_abort(struct mstream_sink *sink, int err, const char *msg)
 	struct sink_files *kf = KF(sink);
 
 	(void)err, (void)msg;
+	/* Only the files this save created: those it holds an FD of. */
 	for (unsigned int d = 0; d < sink->ndev && kf->m.dev; d++)
 		for (unsigned int k = 0; k < kf->m.dev[d].nstreams; k++)
-			if (kf->m.dev[d].s[k].file[0])
+			if (sink->dev[d].fds[k] >= 0)
 				unlinkat(kf->dirfd, kf->m.dev[d].s[k].file, 0);
 }
 
@@ -127,31 +138,59 @@ static const struct sink_ops sink_files_ops = {
 	.destroy = kf_destroy,
 };
 
-int mstream_sink_create_files(struct mstream_sink **sinkp, const char *dir)
+/* The directory, opened without following a symlink, is the caller's and
+ * nobody else can add, replace or remove a file in it. */
+static int open_save_dir(const char *dir)
 {
-	struct sink_files *kf;
 	struct stat st;
+	int fd, err;
 
-	clear_error();
-	if (mkdir(dir, 0755) && errno != EEXIST)
+	if (mkdir(dir, 0700) && errno != EEXIST)
 		return fail(-errno, "%s: %s", dir, strerror(errno));
-	kf = calloc(1, sizeof(*kf));
-	if (!kf)
-		return -ENOMEM;
-	snprintf(kf->dir, sizeof(kf->dir), "%s", dir);
-	kf->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (kf->dirfd < 0) {
-		int err = -errno;
-
-		free(kf);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NOFOLLOW | O_DIRECTORY on a symlink is ENOTDIR: lstat() tells. */
+	if (fd < 0 && !lstat(dir, &st) && S_ISLNK(st.st_mode))
+		return fail(-ELOOP, "%s is a symbolic link: give the save directory itself", dir);
+	if (fd < 0)
+		return fail(-errno, "%s: %s", dir, strerror(errno));
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
 		return fail(err, "%s: %s", dir, strerror(-err));
 	}
-	if (!fstatat(kf->dirfd, MANIFEST_NAME, &st, 0)) {
-		close(kf->dirfd);
-		free(kf);
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return fail(-EPERM, "%s belongs to another user: a save holds device state", dir);
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		close(fd);
+		return fail(-EPERM, "%s is writable by others: a save holds device state "
+			    "(use a directory only you can write, or a new one)", dir);
+	}
+	if (!fstatat(fd, MANIFEST_NAME, &st, AT_SYMLINK_NOFOLLOW)) {
+		close(fd);
 		return fail(-EEXIST, "%s already holds a save (remove it or choose another directory)",
 			    dir);
 	}
+	return fd;
+}
+
+int mstream_sink_create_files(struct mstream_sink **sinkp, const char *dir)
+{
+	struct sink_files *kf;
+	int dirfd;
+
+	clear_error();
+	dirfd = open_save_dir(dir);
+	if (dirfd < 0)
+		return dirfd;
+	kf = calloc(1, sizeof(*kf));
+	if (!kf) {
+		close(dirfd);
+		return -ENOMEM;
+	}
+	snprintf(kf->dir, sizeof(kf->dir), "%s", dir);
+	kf->dirfd = dirfd;
 	kf->sink.ops = &sink_files_ops;
 	kf->sink.wants_checksum = true;
 	kf->sink.wants_src_checksum = true;

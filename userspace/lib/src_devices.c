@@ -142,7 +142,7 @@ static int sd_stop(struct mstream_source *src, unsigned int d)
 
 static int sd_checksum(struct mstream_source *src, unsigned int d, uint64_t *sum)
 {
-	return mstream_device_checksum(SD(src)->devs[d], sum);
+	return device_checksum(SD(src)->devs[d], sum);
 }
 
 static int sd_finish(struct mstream_source *src, int status, const char *msg,

@@ -79,7 +79,10 @@ static int check_save(struct src_files *sf, bool verify)
 			uint64_t sum = 0;
 			int fd;
 
-			fd = openat(sf->dirfd, ms->file, O_RDONLY | O_CLOEXEC);
+			fd = openat(sf->dirfd, ms->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0 && errno == ELOOP)
+				return fail(-ELOOP, "%s/%s is a symbolic link: a save holds only its own files",
+					    sf->dir, ms->file);
 			if (fd < 0)
 				return fail(-errno, "%s/%s: %s (the save is incomplete)", sf->dir,
 					    ms->file, strerror(errno));
@@ -87,6 +90,10 @@ static int check_save(struct src_files *sf, bool verify)
 				ret = -errno;
 				close(fd);
 				return ret;
+			}
+			if (!S_ISREG(st.st_mode)) {
+				close(fd);
+				return fail(-EBADMSG, "%s/%s is not a regular file", sf->dir, ms->file);
 			}
 			if ((uint64_t)st.st_size < ms->bytes) {
 				close(fd);
@@ -141,7 +148,7 @@ static int sf_start(struct mstream_source *src)
 		for (unsigned int k = 0; k < src->dev[d].lay.nstreams; k++) {
 			const char *f = sf->m.dev[d].s[k].file;
 
-			src->dev[d].fds[k] = openat(sf->dirfd, f, O_RDONLY | O_CLOEXEC);
+			src->dev[d].fds[k] = openat(sf->dirfd, f, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (src->dev[d].fds[k] < 0)
 				return fail(-errno, "%s/%s: %s", sf->dir, f, strerror(errno));
 		}
@@ -206,6 +213,8 @@ int mstream_source_create_files(struct mstream_source **srcp, const char *dir,
 	int ret;
 
 	clear_error();
+	if (check_struct("mstream_source_create_files()", NULL, 0, flags, FILES_FLAGS))
+		return -EINVAL;
 	sf = calloc(1, sizeof(*sf));
 	if (!sf)
 		return -ENOMEM;

@@ -6,7 +6,7 @@
  * first connection whose hello carries the session token as the control
  * connection, learns the layout from it, and then accepts exactly one
  * authenticated connection per announced stream before closing the
- * listening socket. Any other connection is closed at once and reported;
+ * listening sockets. Any other connection is closed and reported (net_accept.c);
  * nothing from an unauthenticated peer reaches a device. The data a stream
  * delivered is checked against the sender's END record before the
  * destination is asked to load it.
@@ -21,38 +21,18 @@
 #include "endpoint.h"
 #include "net.h"
 
-#define MAX_REJECTS 16
-
 struct src_tcp {
 	struct mstream_source src;
-	char host[256];
 	char token[MSTREAM_TOKEN_MAX + 1];
-	uint64_t timeout_ns, accept_ns;
-	int lfd, cfd;
-	uint16_t port;
+	uint64_t timeout_ns, accept_ns, session_ns;
+	struct acceptor acc;
+	struct tls_tunnel *tunnels;
+	int cfd;
 	struct ctl ctl;
 	bool ctl_ok, ready_sent;
-	unsigned int rejected;
-	void (*log)(const char *msg, void *arg);
-	void *log_arg;
 };
 
 #define ST(s) ((struct src_tcp *)(s))
-
-static int reject(struct src_tcp *st, int *fd, const char *peer, const char *why)
-{
-	char msg[384];
-
-	close_fd(fd);
-	st->rejected++;
-	snprintf(msg, sizeof(msg), "rejected connection from %s: %s", peer, why);
-	if (st->log)
-		st->log(msg, st->log_arg);
-	if (st->rejected > MAX_REJECTS)
-		return fail(-EACCES, "%u connections rejected, the last one from %s: %s",
-			    st->rejected, peer, why);
-	return 0;
-}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -70,8 +50,8 @@ static int read_layout(struct src_tcp *st)
 	uint16_t type;
 	int ret;
 
-	ret = net_recv_frame(st->cfd, mstream_now_ns() + st->timeout_ns, &type, buf, sizeof(buf),
-			     &len);
+	ret = net_recv_frame(st->cfd, mstream_now_ns() + st->timeout_ns,
+			     session_abort_fd(src->session), &type, buf, sizeof(buf), &len);
 	if (ret)
 		return fail(ret == -ENODATA ? -ECONNRESET : ret, "sender: no layout: %s",
 			    ret == -EPROTO ? "malformed frame" : strerror(-ret));
@@ -100,39 +80,64 @@ static int read_layout(struct src_tcp *st)
 	return 0;
 }
 
+/* With TLS the handshake proved the token: the hello carries none. */
+static const char *hello_token(struct src_tcp *st)
+{
+	return st->acc.tls ? "" : st->token;
+}
+
+static int want_control(const struct net_hello *h, void *arg, char *why, size_t len)
+{
+	(void)arg;
+	if (h->role == NET_ROLE_CONTROL)
+		return 0;
+	snprintf(why, len, "a stream connection before the session's");
+	return -EPROTO;
+}
+
 static int ts_layout(struct mstream_source *src, const struct mstream_session_params *p)
 {
 	struct src_tcp *st = ST(src);
 	uint64_t deadline = mstream_now_ns() + st->accept_ns;
 	struct net_hello h;
-	char peer[128], why[128];
+	char peer[NET_PEER_LEN];
 	int ret, fd = -1;
 
 	(void)p; /* the sender's layout rules; its hello was authenticated */
-	for (;;) {
-		ret = net_accept(st->lfd, deadline, &fd, peer, sizeof(peer));
-		if (ret == -ETIMEDOUT)
-			return fail(ret, "no sender connected to port %u within %llu s", st->port,
-				    (unsigned long long)(st->accept_ns / NSEC_PER_SEC));
-		if (ret)
-			return fail(ret, "accept: %s", strerror(-ret));
-		ret = net_recv_hello(fd, mstream_now_ns() + st->timeout_ns, st->token, &h, why,
-				     sizeof(why));
-		if (!ret && h.role != NET_ROLE_CONTROL) {
-			snprintf(why, sizeof(why), "a stream connection before the session's");
-			ret = -EPROTO;
-		}
-		if (!ret)
-			break;
-		ret = reject(st, &fd, peer, why);
-		if (ret)
-			return ret;
-	}
+	ret = acceptor_next(&st->acc, deadline, st->timeout_ns, session_abort_fd(src->session),
+			    hello_token(st), want_control, NULL, &fd, &h, peer, sizeof(peer),
+			    &st->tunnels);
+	if (ret == -ETIMEDOUT)
+		return fail(ret, "no sender connected to port %u within %llu s", st->acc.port,
+			    (unsigned long long)(st->accept_ns / NSEC_PER_SEC));
+	if (ret == -ECANCELED)
+		return fail(ret, "interrupted");
+	if (ret)
+		return fail(ret, "accept: %s", strerror(-ret));
 	st->cfd = fd;
-	ctl_init(&st->ctl, fd, st->timeout_ns, "sender");
+	src->deadline = mstream_now_ns() + st->session_ns;
+	ret = ctl_init(&st->ctl, fd, st->timeout_ns, "sender");
+	if (ret)
+		return ret;
 	st->ctl.switchover_out = &src->t_switchover;
 	st->ctl_ok = true;
 	return read_layout(st);
+}
+
+static int want_stream(const struct net_hello *h, void *arg, char *why, size_t len)
+{
+	struct mstream_source *src = arg;
+
+	if (h->role != NET_ROLE_STREAM || h->dev >= src->ndev ||
+	    h->stream >= src->dev[h->dev].lay.nstreams) {
+		snprintf(why, len, "a stream outside the session's layout");
+		return -EPROTO;
+	}
+	if (src->dev[h->dev].fds[h->stream] >= 0) {
+		snprintf(why, len, "stream %u/%u is already connected", h->dev, h->stream);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 static int ts_start(struct mstream_source *src)
@@ -152,37 +157,23 @@ static int ts_start(struct mstream_source *src)
 	deadline = mstream_now_ns() + st->timeout_ns;
 	while (got < want) {
 		struct net_hello h;
-		char peer[128], why[128];
+		char peer[NET_PEER_LEN];
 		int fd = -1;
 
-		ret = net_accept(st->lfd, deadline, &fd, peer, sizeof(peer));
+		ret = acceptor_next(&st->acc, deadline, st->timeout_ns,
+				    session_abort_fd(src->session), hello_token(st), want_stream,
+				    src, &fd, &h, peer, sizeof(peer), &st->tunnels);
 		if (ret == -ETIMEDOUT)
 			return fail(ret, "only %u of the %u stream connections arrived", got, want);
+		if (ret == -ECANCELED)
+			return fail(ret, "interrupted");
 		if (ret)
 			return fail(ret, "accept: %s", strerror(-ret));
-		ret = net_recv_hello(fd, mstream_now_ns() + st->timeout_ns, st->token, &h, why,
-				     sizeof(why));
-		if (!ret && (h.role != NET_ROLE_STREAM || h.dev >= src->ndev ||
-			     h.stream >= src->dev[h.dev].lay.nstreams)) {
-			snprintf(why, sizeof(why), "a stream outside the session's layout");
-			ret = -EPROTO;
-		}
-		if (!ret && src->dev[h.dev].fds[h.stream] >= 0) {
-			snprintf(why, sizeof(why), "stream %u/%u is already connected", h.dev,
-				 h.stream);
-			ret = -EPROTO;
-		}
-		if (ret) {
-			ret = reject(st, &fd, peer, why);
-			if (ret)
-				return ret;
-			continue;
-		}
 		src->dev[h.dev].fds[h.stream] = fd;
 		got++;
 	}
 	/* Exactly the expected connections: nobody else gets in now. */
-	close_fd(&st->lfd);
+	acceptor_close(&st->acc, "the session has all its connections");
 	st->ctl.ndev = src->ndev;
 	ctl_attach(&st->ctl, src->session);
 	return ctl_start(&st->ctl);
@@ -202,7 +193,7 @@ static int ts_device_done(struct mstream_source *src, unsigned int d,
 {
 	struct src_tcp *st = ST(src);
 	struct end_arg a = { d };
-	int ret = ctl_wait(&st->ctl, end_ready, &a);
+	int ret = ctl_wait(&st->ctl, end_ready, &a, src->deadline);
 
 	if (ret)
 		return ret;
@@ -252,10 +243,7 @@ static int ts_finish(struct mstream_source *src, int status, const char *msg,
 	uint32_t v;
 
 	(void)msg;
-	if (!st->ctl_ok)
-		return 0;
-	ctl_attach(&st->ctl, NULL);
-	if (status)
+	if (!st->ctl_ok || status)
 		return 0;
 	v = htole32(src->ndev);
 	memcpy(p, &v, 4);
@@ -271,6 +259,12 @@ static int ts_finish(struct mstream_source *src, int status, const char *msg,
 	return ctl_send(&st->ctl, F_SUMS, buf, p - buf);
 }
 
+static void ts_detach(struct mstream_source *src)
+{
+	if (ST(src)->ctl_ok)
+		ctl_attach(&ST(src)->ctl, NULL);
+}
+
 static void ts_destroy(struct mstream_source *src)
 {
 	struct src_tcp *st = ST(src);
@@ -278,7 +272,9 @@ static void ts_destroy(struct mstream_source *src)
 	if (st->ctl_ok)
 		ctl_stop(&st->ctl);
 	close_fd(&st->cfd);
-	close_fd(&st->lfd);
+	acceptor_close(&st->acc, NULL);
+	tls_tunnels_destroy(&st->tunnels);
+	tls_ctx_destroy(st->acc.tls);
 	ep_devs_close(src->dev, src->ndev);
 	free(src->dev);
 	free(st);
@@ -291,6 +287,7 @@ static const struct source_ops src_tcp_ops = {
 	.device_done = ts_device_done,
 	.committed = ts_committed,
 	.finish = ts_finish,
+	.detach = ts_detach,
 	.destroy = ts_destroy,
 };
 
@@ -306,17 +303,25 @@ int mstream_source_create_tcp(struct mstream_source **srcp, const struct mstream
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	snprintf(st->host, sizeof(st->host), "%s", p->host ? p->host : "127.0.0.1");
 	snprintf(st->token, sizeof(st->token), "%s", p->token);
 	st->timeout_ns = p->timeout_ns ? p->timeout_ns : 10 * NSEC_PER_SEC;
 	st->accept_ns = p->accept_timeout_ns ? p->accept_timeout_ns : 60 * NSEC_PER_SEC;
-	st->log = p->log;
-	st->log_arg = p->log_arg;
+	st->session_ns = p->session_timeout_ns ? p->session_timeout_ns : 600 * NSEC_PER_SEC;
 	st->cfd = -1;
-	ret = net_listen(st->host, p->port, &st->lfd, &st->port);
+	ret = acceptor_open(&st->acc, p->host, p->port, p->allow_from);
 	if (ret) {
 		free(st);
 		return ret;
+	}
+	st->acc.log = p->log;
+	st->acc.log_arg = p->log_arg;
+	if (!(p->flags & MSTREAM_TCP_PLAIN)) {
+		ret = tls_ctx_create(&st->acc.tls, p->token, true);
+		if (ret) {
+			acceptor_close(&st->acc, NULL);
+			free(st);
+			return ret;
+		}
 	}
 	st->src.ops = &src_tcp_ops;
 	st->src.wants_checksum = !(p->flags & MSTREAM_TCP_NO_CHECKSUM);
@@ -328,5 +333,5 @@ int mstream_source_port(struct mstream_source *src)
 {
 	if (!src || strcmp(src->ops->kind, "tcp"))
 		return -EINVAL;
-	return ST(src)->port;
+	return ST(src)->acc.port;
 }

@@ -7,10 +7,16 @@
 #include <time.h>
 
 #include "internal.h"
+#include "xxh64.h"
 
 const char *mstream_version(void)
 {
 	return "0.1";
+}
+
+uint64_t mstream_xxh64(const void *buf, size_t len)
+{
+	return XXH64(buf, len, 0);
 }
 
 uint64_t mstream_now_ns(void)
@@ -99,6 +105,20 @@ void errmsg_set(char *buf, const char *fmt, ...)
 	va_end(ap);
 }
 
+int check_struct(const char *what, const void *reserved, size_t len, unsigned int flags,
+		 unsigned int known)
+{
+	const unsigned char *r = reserved;
+
+	for (size_t i = 0; i < len; i++)
+		if (r[i])
+			return fail(-EINVAL, "%s: its reserved space is not zero (a field of a "
+					     "newer libmstream, or not zeroed before use?)", what);
+	if (flags & ~known)
+		return fail(-EINVAL, "%s: unknown flag 0x%x", what, flags & ~known);
+	return 0;
+}
+
 void close_fd(int *fd)
 {
 	int saved = errno;
@@ -109,44 +129,6 @@ void close_fd(int *fd)
 	errno = saved;
 }
 
-int read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-int write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int ct_memcmp(const void *a, const void *b, size_t len)
 {
 	const volatile unsigned char *x = a, *y = b;
@@ -155,38 +137,6 @@ int ct_memcmp(const void *a, const void *b, size_t len)
 	for (size_t i = 0; i < len; i++)
 		diff |= x[i] ^ y[i];
 	return diff != 0;
-}
-
-int file_read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return n;
-	}
-	close(fd);
-	buf[n] = 0;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = 0;
-	return 0;
-}
-
-int file_write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = write_full(fd, val, strlen(val));
-	close(fd);
-	return ret;
 }
 
 int mstream_token_generate(char *token, size_t len)

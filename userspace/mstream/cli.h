@@ -18,18 +18,46 @@ enum {
 	EXIT_REFUSED = 4,  /* a save was refused on load (truncated, corrupt) */
 };
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The version of the --json documents' layout (their "schema_version"): a
+ * key that changes meaning or goes away bumps it, a new key does not. */
+#define JSON_SCHEMA_VERSION 1
+
+/* The commands, as bits: which take an option (opts.c). */
+enum {
+	C_INFO = 1 << 0, C_MIGRATE = 1 << 1, C_SAVE = 1 << 2, C_LOAD = 1 << 3, C_RECV = 1 << 4,
+	C_TOKEN = 1 << 5,
+};
+
+struct opts;
+
+struct command {
+	const char *name;
+	int (*fn)(struct opts *o);
+	unsigned int bit;	/* C_* */
+	int min_args, max_args; /* after the options */
+	const char *synopsis;	/* after "mstream NAME", a line per form */
+	const char *summary;
+};
+extern const struct command commands[];
+extern const unsigned int ncommands;
+
 struct opts {
 	const char *cmd;
 	struct mstream_session_params sp;
-	bool proto_set, streams_set;
+	bool v2;		/* -p v2 */
 	bool json, quiet;
 	int progress;		/* -1 auto (a terminal), 0 off, 1 on */
 	bool no_verify, no_checksum, no_reinit;
 	const char *to;		/* migrate: host:port of a receiver */
 	const char *listen;	/* recv: host:port */
 	const char *token;
+	const char *token_file;
 	const char *at_stop;	/* --at-stop: run once the sources stopped */
 	uint64_t timeout_ns, accept_timeout_ns;
+	bool plain_tcp;		/* --plain-tcp: no TLS */
+	const char *allow_from;	/* --allow-from: recv's peer filter */
 	bool demo;
 	int precopy;		/* --precopy 1, --no-precopy 0, unset -1 */
 	uint64_t demo_state_size, demo_engine_bw, demo_dirty_rate;
@@ -38,9 +66,13 @@ struct opts {
 	int nargs;
 };
 
-/* Parse argv after the command word; exits with EXIT_USAGE on error. */
-void opts_parse(struct opts *o, int argc, char **argv);
+/* Parse argv after the command word; exits with EXIT_USAGE on error (an
+ * option of another command, options that conflict, too few or too many
+ * arguments) and with EXIT_OK after --help. */
+void opts_parse(struct opts *o, const struct command *c, int argc, char **argv);
+/* The commands; one command's synopsis and options. */
 void usage(FILE *f);
+void command_usage(const struct command *c, FILE *f);
 int parse_size(const char *s, uint64_t *out);
 /* "host:port", "[v6]:port" or ":port"; host NULL when omitted. */
 int parse_hostport(const char *s, char *host, size_t hlen, uint16_t *port);
@@ -92,7 +124,8 @@ int cmd_recv(struct opts *o);
 int cmd_token(struct opts *o);
 int cmd_demo(struct opts *o);
 
-/* run.c: open devices by name, closing them all on failure. */
+/* run.c: open devices by name, each with the sample device's checksum (a
+ * device without its knob has none), closing them all on failure. */
 int open_devices(char **names, int n, struct mstream_device **devs);
 void close_devices(struct mstream_device **devs, int n);
 /* Create, run, report and destroy a session from src to sink. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mstream_sample.h"
 
 
 struct demo_run {
@@ -31,30 +32,51 @@ struct demo_run {
 	bool has_sums, match;
 };
 
+static int knob_str(const char *uuid, const char *name, const char *value)
+{
+	int ret = mstream_sample_attr_write(uuid, name, value);
+
+	if (ret)
+		err("%s: knob %s <- '%s': %s", uuid, name, value, mstream_strerror(ret));
+	return ret ? -1 : 0;
+}
+
 static int knob(const char *uuid, const char *name, const char *fmt, uint64_t v)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), fmt, v);
-	if (mstream_mdev_attr_write(uuid, name, buf)) {
-		err("%s", mstream_last_error());
-		return -1;
-	}
-	return 0;
+	return knob_str(uuid, name, buf);
 }
 
 static int setup(struct opts *o, const char *uuid, bool source)
 {
 	const char *backing = o->demo_backing ? o->demo_backing : "memory";
 
-	if (mstream_mdev_attr_write(uuid, "backing", backing)) {
-		err("%s", mstream_last_error());
-		return -1;
-	}
-	return knob(uuid, "state_size", "%" PRIu64, o->demo_state_size) ||
+	return knob_str(uuid, "backing", backing) ||
+	       knob(uuid, "state_size", "%" PRIu64, o->demo_state_size) ||
 	       knob(uuid, "engine_bw", "%" PRIu64, o->demo_engine_bw) ||
 	       knob(uuid, "dirty_rate", "%" PRIu64, source ? o->demo_dirty_rate : 0) ||
 	       knob(uuid, "reinit_period_ms", "%" PRIu64, 0);
+}
+
+static int create_instance(char uuid[37])
+{
+	int ret = mstream_sample_mdev_create(NULL, uuid);
+
+	if (ret) {
+		err("cannot create a sample device: %s", mstream_strerror(ret));
+		uuid[0] = 0;
+	}
+	return ret;
+}
+
+static void remove_instance(const char *uuid)
+{
+	int ret = uuid[0] ? mstream_sample_mdev_remove(uuid) : 0;
+
+	if (ret)
+		err("cannot remove %s: %s", uuid, mstream_strerror(ret));
 }
 
 static int run_one(struct opts *o, struct demo_run *r, struct mstream_device *src_dev,
@@ -120,16 +142,14 @@ int cmd_demo(struct opts *o)
 
 	o->cmd = "demo";
 	o->sp.policy.no_precopy = o->precopy != 1;
-	if (stat(MSTREAM_MDEV_TYPE_PATH, &st)) {
+	if (stat(MSTREAM_SAMPLE_TYPE_PATH, &st)) {
 		err("%s: not found: the vfio_mstream module is not loaded "
 		    "(`make demo` loads it in a guest)",
-		    MSTREAM_MDEV_TYPE_PATH);
+		    MSTREAM_SAMPLE_TYPE_PATH);
 		return EXIT_FAIL;
 	}
-	if (mstream_mdev_create(NULL, src_uuid) || mstream_mdev_create(NULL, dst_uuid)) {
-		err("%s", mstream_last_error());
+	if (create_instance(src_uuid) || create_instance(dst_uuid))
 		goto out;
-	}
 	if (setup(o, src_uuid, true) || setup(o, dst_uuid, false))
 		goto out;
 	if (!o->json) {
@@ -174,9 +194,7 @@ int cmd_demo(struct opts *o)
 out:
 	mstream_device_close(src_dev);
 	mstream_device_close(dst_dev);
-	if (src_uuid[0] && mstream_mdev_remove(src_uuid))
-		err("%s", mstream_last_error());
-	if (dst_uuid[0] && mstream_mdev_remove(dst_uuid))
-		err("%s", mstream_last_error());
+	remove_instance(src_uuid);
+	remove_instance(dst_uuid);
 	return ret;
 }

@@ -24,6 +24,7 @@ void json_begin(struct json *j, FILE *f)
 	j->depth = 0;
 	j->first[0] = true;
 	fputc('{', f);
+	json_u64(j, "schema_version", JSON_SCHEMA_VERSION);
 }
 
 static void open_(struct json *j, const char *key, char c)

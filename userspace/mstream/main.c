@@ -12,21 +12,30 @@
 
 static void on_signal(int sig)
 {
-	/* mstream_session_abort() is a single atomic store: signal safe. The
-	 * session sees it within a tick and puts its sources back to RUNNING. */
+	/* mstream_session_abort() is an atomic store and an eventfd write:
+	 * signal safe. Network waits end at once; the session sees it within a
+	 * tick and puts its sources back to RUNNING. */
 	if (current_session)
 		mstream_session_abort(current_session, -EINTR);
 	else
 		_exit(128 + sig);
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct opts *o);
-} cmds[] = {
-	{ "info", cmd_info },	  { "migrate", cmd_migrate }, { "save", cmd_save },
-	{ "load", cmd_load },	  { "recv", cmd_recv },	      { "token", cmd_token },
+/* At most 64 devices: save and load take DIR too. */
+const struct command commands[] = {
+	{ "info", cmd_info, C_INFO, 1, 64, "[--json] DEVICE...", "what each device supports" },
+	{ "migrate", cmd_migrate, C_MIGRATE, 1, 64,
+	  "[OPTIONS] SRC:DST...\n[OPTIONS] --to HOST:PORT --token-file FILE SRC...\n--demo [OPTIONS]",
+	  "migrate devices to devices, to a `mstream recv`, or run the demo" },
+	{ "save", cmd_save, C_SAVE, 2, 65, "[OPTIONS] DIR SRC...", "save devices into DIR" },
+	{ "load", cmd_load, C_LOAD, 2, 65, "[OPTIONS] DIR DST...", "load a save into devices" },
+	{ "recv", cmd_recv, C_RECV, 1, 64,
+	  "[OPTIONS] [--listen HOST:PORT] --token-file FILE DST...",
+	  "receive a migration into devices" },
+	{ "token", cmd_token, C_TOKEN, 0, 1, "[FILE]",
+	  "a new random session token, printed or written to a new FILE (mode 0600)" },
 };
+const unsigned int ncommands = ARRAY_LEN(commands);
 
 int main(int argc, char **argv)
 {
@@ -46,12 +55,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	for (unsigned int i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[1], cmds[i].name))
+	for (unsigned int i = 0; i < ncommands; i++) {
+		if (strcmp(argv[1], commands[i].name))
 			continue;
-		o.cmd = cmds[i].name;
-		opts_parse(&o, argc - 1, argv + 1);
-		return cmds[i].fn(&o);
+		opts_parse(&o, &commands[i], argc - 1, argv + 1);
+		return commands[i].fn(&o);
 	}
 	err("unknown command '%s'", argv[1]);
 	usage(stderr);

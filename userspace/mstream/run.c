@@ -4,12 +4,17 @@
  * receiver), save, load, recv; and info and token. Each builds a source and
  * a sink from the command line and hands them to one session.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "mstream_sample.h"
 
 struct mstream_session *current_session;
 
@@ -25,6 +30,8 @@ int open_devices(char **names, int n, struct mstream_device **devs)
 			close_devices(devs, i);
 			return ret;
 		}
+		/* Devices without the sample's checksum knob simply have none. */
+		mstream_device_set_checksum(devs[i], mstream_sample_checksum, NULL);
 	}
 	return 0;
 }
@@ -82,20 +89,6 @@ static int run_and_release(struct opts *o, int ret, struct mstream_source *src,
 	return ret;
 }
 
-static int need_args(struct opts *o, int min, const char *what)
-{
-	if (o->nargs < min) {
-		err("%s: missing %s", o->cmd, what);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (o->nargs > 64 + (min > 1)) {
-		err("%s: at most 64 devices", o->cmd);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
 static void log_cb(const char *msg, void *arg)
 {
 	(void)arg;
@@ -114,7 +107,9 @@ static int tcp_params(struct opts *o, const char *hostport, struct mstream_tcp_p
 		err("a port is required (HOST:PORT)");
 		return EXIT_USAGE;
 	}
-	tp->host = hostport && host[0] ? host : NULL;
+	/* "HOST:PORT"; ":PORT": every local address for a receiver, loopback
+	 * for a sender; no option: loopback. */
+	tp->host = hostport && (host[0] || !need_port) ? host : NULL;
 	tp->token = token_get(o);
 	if (!tp->token) {
 		err("a session token is required: --token-file FILE, --token T or $MSTREAM_TOKEN "
@@ -123,7 +118,9 @@ static int tcp_params(struct opts *o, const char *hostport, struct mstream_tcp_p
 	}
 	tp->timeout_ns = o->timeout_ns;
 	tp->accept_timeout_ns = o->accept_timeout_ns;
-	tp->flags = o->no_checksum ? MSTREAM_TCP_NO_CHECKSUM : 0;
+	tp->flags = (o->no_checksum ? MSTREAM_TCP_NO_CHECKSUM : 0) |
+		    (o->plain_tcp ? MSTREAM_TCP_PLAIN : 0);
+	tp->allow_from = o->allow_from;
 	tp->log = log_cb;
 	return 0;
 }
@@ -154,9 +151,6 @@ int cmd_migrate(struct opts *o)
 
 	if (o->demo)
 		return cmd_demo(o);
-	ret = need_args(o, 1, o->to ? "source devices" : "SRC:DST pairs");
-	if (ret)
-		return ret;
 	if (o->to) {
 		struct mstream_tcp_params tp;
 
@@ -195,9 +189,6 @@ int cmd_save(struct opts *o)
 	struct mstream_sink *sink = NULL;
 	int n, ret;
 
-	ret = need_args(o, 2, "DIR and source devices");
-	if (ret)
-		return ret;
 	n = o->nargs - 1;
 	if (open_devices(o->args + 1, n, devs))
 		return EXIT_FAIL;
@@ -210,14 +201,22 @@ int cmd_save(struct opts *o)
 int cmd_load(struct opts *o)
 {
 	struct mstream_device *devs[64] = { 0 };
+	struct stat st;
 	struct mstream_source *src = NULL;
 	struct mstream_sink *sink = NULL;
 	int n, ret;
 
-	ret = need_args(o, 2, "DIR and destination devices");
-	if (ret)
-		return ret;
 	n = o->nargs - 1;
+	/* A directory that cannot be opened is a failure (exit 1); one that is
+	 * not an acceptable save is refused (exit 4). */
+	if (stat(o->args[0], &st)) {
+		err("load: %s: %s", o->args[0], strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err("load: %s: not a directory", o->args[0]);
+		return EXIT_FAIL;
+	}
 	/* The save is checked before any device is opened: a bad one is
 	 * refused without touching a device. */
 	ret = mstream_source_create_files(&src, o->args[0], o->no_verify ? MSTREAM_FILES_NO_VERIFY : 0);
@@ -242,11 +241,6 @@ int cmd_recv(struct opts *o)
 	char host[256] = "";
 	int n = o->nargs, ret;
 
-	ret = need_args(o, 1, "destination devices");
-	if (ret)
-		return ret;
-	if (o->proto_set || o->streams_set)
-		note(o, "recv: -p/-n are ignored: the sender's layout is used\n");
 	ret = tcp_params(o, o->listen, &tp, host, sizeof(host), false);
 	if (ret)
 		return ret;
@@ -255,7 +249,10 @@ int cmd_recv(struct opts *o)
 	ret = mstream_source_create_tcp(&src, &tp);
 	if (!ret) {
 		/* On stderr, flushed: a script may wait for this line. */
-		fprintf(stderr, "mstream: listening on %s:%d\n", tp.host ? tp.host : "127.0.0.1",
+		const char *h = !tp.host ? "127.0.0.1" : tp.host[0] ? tp.host : "*";
+		bool v6 = strchr(h, ':');
+
+		fprintf(stderr, "mstream: listening on %s%s%s:%d\n", v6 ? "[" : "", h, v6 ? "]" : "",
 			mstream_source_port(src));
 		fflush(stderr);
 		ret = mstream_sink_create_devices(&sink, devs, n);
@@ -263,16 +260,40 @@ int cmd_recv(struct opts *o)
 	return run_and_release(o, ret, src, sink, devs, n);
 }
 
+/* Written to a new file, mode 0600 from its creation: never readable by
+ * others, never through a link, never over an existing file. */
+static int write_token(const char *path, const char *tok)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int ret;
+
+	if (fd < 0) {
+		err("token: %s: %s", path, errno == EEXIST ? "exists (not overwritten)" :
+							    strerror(errno));
+		return EXIT_FAIL;
+	}
+	ret = dprintf(fd, "%s\n", tok) < 0 || fsync(fd) ? -errno : 0;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (ret) {
+		err("token: %s: %s", path, strerror(-ret));
+		unlink(path);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 int cmd_token(struct opts *o)
 {
 	char tok[33];
 	int ret = mstream_token_generate(tok, 32);
 
-	(void)o;
 	if (ret) {
 		err("cannot make a token: %s", mstream_strerror(ret));
 		return EXIT_FAIL;
 	}
+	if (o->nargs)
+		return write_token(o->args[0], tok);
 	puts(tok);
 	return EXIT_OK;
 }
@@ -305,8 +326,6 @@ int cmd_info(struct opts *o)
 	struct json j;
 	int ret = 0;
 
-	if (need_args(o, 1, "devices"))
-		return EXIT_USAGE;
 	if (o->json) {
 		json_begin(&j, stdout);
 		json_arr(&j, "devices");
@@ -318,11 +337,17 @@ int cmd_info(struct opts *o)
 		bool has_sum;
 
 		if (open_devices(&o->args[i], 1, &dev)) {
+			if (o->json) {
+				json_obj(&j, NULL);
+				json_str(&j, "name", o->args[i]);
+				json_str(&j, "error", mstream_last_error());
+				json_end(&j, '}');
+			}
 			ret = EXIT_FAIL;
 			continue;
 		}
 		mstream_device_probe(dev, &c);
-		has_sum = !mstream_device_checksum(dev, &sum);
+		has_sum = !mstream_sample_checksum(dev, &sum, NULL);
 		if (o->json) {
 			json_obj(&j, NULL);
 			json_str(&j, "name", mstream_device_name(dev));

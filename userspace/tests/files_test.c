@@ -38,10 +38,10 @@ FIXTURE_SETUP(save)
 
 FIXTURE_TEARDOWN(save)
 {
-	char cmd[128];
+	char cmd[200];
 
 	manifest_free(&self->m);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s.copy", self->dir, self->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s.copy %s.link", self->dir, self->dir, self->dir);
 	if (system(cmd))
 		TH_LOG("cleanup failed");
 }
@@ -255,6 +255,91 @@ TEST_F(save, corruption_caught_during_load)
 	EXPECT_NE(0, stat(err, &st));
 	snprintf(err, sizeof(err), "%s/d0-s0.bin", to);
 	EXPECT_NE(0, stat(err, &st));
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) ? (mode_t)-1 : st.st_mode & 07777;
+}
+
+/* A save holds device state (guest secrets): only its owner may read it,
+ * whatever the umask. */
+TEST_F(save, a_save_is_private)
+{
+	char to[96], err[512], path[160];
+	mode_t old = umask(0);
+
+	snprintf(to, sizeof(to), "%s.copy", self->dir);
+	ASSERT_EQ(0, copy_save(self->dir, to, 0, MSTREAM_POOL_URING, err, sizeof(err)))
+		TH_LOG("%s", err);
+	umask(old);
+	EXPECT_EQ(0700, mode_of(to));
+	snprintf(path, sizeof(path), "%s/manifest", to);
+	EXPECT_EQ(0600, mode_of(path));
+	for (unsigned int d = 0; d < self->m.ndev; d++)
+		for (unsigned int k = 0; k < self->m.dev[d].nstreams; k++) {
+			snprintf(path, sizeof(path), "%s/%s", to, self->m.dev[d].s[k].file);
+			EXPECT_EQ(0600, mode_of(path)) TH_LOG("%s", path);
+		}
+}
+
+/* A link planted where a stream file goes is not followed: the save fails
+ * and the link's target is untouched. */
+TEST_F(save, a_symlink_in_the_save_directory_is_not_followed)
+{
+	char to[96], err[512], link[160], victim[160], buf[16] = "";
+	int fd;
+
+	snprintf(to, sizeof(to), "%s.copy", self->dir);
+	snprintf(victim, sizeof(victim), "%s/victim", self->dir);
+	snprintf(link, sizeof(link), "%s/d0-s1.bin", to);
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ASSERT_EQ(7, write(fd, "intact\n", 7));
+	close(fd);
+	ASSERT_EQ(0, mkdir(to, 0700));
+	ASSERT_EQ(0, symlink(victim, link));
+	EXPECT_NE(0, copy_save(self->dir, to, 0, MSTREAM_POOL_URING, err, sizeof(err)));
+	TH_LOG("refused as expected: %s", err);
+	fd = open(victim, O_RDONLY);
+	EXPECT_EQ(7, read(fd, buf, sizeof(buf)));
+	close(fd);
+	EXPECT_STREQ("intact\n", buf);
+	snprintf(link, sizeof(link), "%s/manifest", to);
+	EXPECT_EQ((mode_t)-1, mode_of(link));
+}
+
+/* The save directory itself: not a symlink, and nobody else can write in it. */
+TEST_F(save, an_unsafe_save_directory_is_refused)
+{
+	struct mstream_sink *sink = NULL;
+	char to[96], link[96];
+
+	snprintf(to, sizeof(to), "%s.copy", self->dir);
+	snprintf(link, sizeof(link), "%s.link", self->dir);
+	ASSERT_EQ(0, mkdir(to, 0700));
+	ASSERT_EQ(0, symlink(to, link));
+	EXPECT_EQ(-ELOOP, mstream_sink_create_files(&sink, link));
+	EXPECT_NE(NULL, strstr(mstream_last_error(), "symbolic link"))
+		TH_LOG("message: %s", mstream_last_error());
+	unlink(link);
+	ASSERT_EQ(0, chmod(to, 0777));
+	EXPECT_EQ(-EPERM, mstream_sink_create_files(&sink, to));
+	EXPECT_NE(NULL, strstr(mstream_last_error(), "writable by others"))
+		TH_LOG("message: %s", mstream_last_error());
+	EXPECT_EQ(NULL, sink);
+}
+
+/* Loading does not follow a stream file that is a link either. */
+TEST_F(save, a_symlinked_stream_file_is_refused)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/d0-s2.bin", self->dir);
+	ASSERT_EQ(0, rename(path, file_path(self, "elsewhere")));
+	ASSERT_EQ(0, symlink("elsewhere", path));
+	expect_refused(_metadata, self->dir, -ELOOP, "d0-s2.bin");
 }
 
 TEST(manifest_round_trip)

@@ -8,9 +8,11 @@
 #ifndef MSTREAM_TEST_HELPERS_H
 #define MSTREAM_TEST_HELPERS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +143,38 @@ static inline void msleep(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* The library's threads in this process whose name starts with prefix
+ * (they are all named mstream-*). */
+static inline unsigned int thread_count_of(const char *prefix)
+{
+	unsigned int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (f && !fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		if (f)
+			fclose(f);
+		n += !strncmp(comm, prefix, strlen(prefix));
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static inline unsigned int thread_count(void)
+{
+	return thread_count_of("mstream-");
 }
 
 #endif

@@ -555,4 +555,55 @@ TEST(xxh64_streaming_equals_oneshot)
 	EXPECT_EQ(mstream_xxh64(buf, sizeof(buf)), xxh64_digest(&st));
 }
 
+/* The io_uring pool's default size follows the work: one stream gets one
+ * worker and one worker's buffers, however many CPUs there are. */
+TEST(uring_sized_by_its_streams)
+{
+	struct mstream_pool_params p = { .kind = MSTREAM_POOL_URING, .queue_depth = 4,
+					 .buf_size = 65536, .flags = MSTREAM_POOL_NO_FIXED_BUFFERS };
+	struct mstream_stream_params sp = { .out_fd = -1 };
+	struct mstream_pool_stats st;
+	struct mstream_pool *pool;
+	int in[2];
+
+	ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
+	ASSERT_EQ(0, mstream_pool_create(&pool, &p));
+	sp.in_fd = in[0];
+	ASSERT_EQ(0, mstream_pool_add(pool, &sp, NULL));
+	ASSERT_EQ(0, mstream_pool_start(pool));
+	ASSERT_EQ(0, mstream_pool_get_stats(pool, &st));
+	EXPECT_EQ(1, st.threads);
+	EXPECT_EQ(4 * 65536, st.alloc_bytes);
+	close(in[1]);
+	ASSERT_EQ(0, run_until_done(pool, 10000));
+	mstream_pool_destroy(pool);
+	close(in[0]);
+}
+
+/* More operations in flight on one worker than its completion queue has
+ * entries (every stream polls the same silent pipe): all of them end when
+ * the pipe does, none lost. */
+TEST(uring_more_streams_than_cq_entries)
+{
+	struct mstream_pool_params p = { .kind = MSTREAM_POOL_URING, .threads = 1,
+					 .queue_depth = 4, .buf_size = 4096,
+					 .flags = MSTREAM_POOL_NO_FIXED_BUFFERS };
+	struct mstream_stream_params sp = { .out_fd = -1 };
+	struct mstream_pool *pool;
+	unsigned int n = 3000;
+	int in[2];
+
+	ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
+	ASSERT_EQ(0, mstream_pool_create(&pool, &p));
+	sp.in_fd = in[0];
+	for (unsigned int i = 0; i < n; i++)
+		ASSERT_EQ(0, mstream_pool_add(pool, &sp, NULL));
+	ASSERT_EQ(0, mstream_pool_start(pool));
+	close(in[1]);
+	ASSERT_EQ(0, run_until_done(pool, 20000));
+	EXPECT_EQ(0, mstream_pool_pending(pool));
+	mstream_pool_destroy(pool);
+	close(in[0]);
+}
+
 TEST_HARNESS_MAIN

@@ -47,14 +47,8 @@ int mst_mdev_remove(const char *uuid);
 /* Removes every instance whose UUID starts with MST_UUID_PREFIX. */
 int mst_mdev_remove_stale(void);
 
-/*
- * One-line sysfs files, shared with libmstream (userspace/lib/util.c, linked
- * from its static archive): 0 or -errno; a read drops trailing whitespace.
- */
-int file_read_str(const char *path, char *buf, size_t len);
-int file_write_str(const char *path, const char *val);
-/* write() all of @buf: 0 or -errno (-EIO if write() returns 0). */
-int write_full(int fd, const void *buf, size_t len);
+/* One-line sysfs files and whole writes, libmstream's own (fileio.h). */
+#include "fileio.h"
 
 int mst_knob_write(const char *uuid, const char *knob, const char *val);
 int mst_knob_write_u64(const char *uuid, const char *knob, uint64_t val);

@@ -34,7 +34,15 @@ def main():
                     help="with --multifd: device state on the main channel anyway")
     ap.add_argument("--no-switchover-ack", action="store_true")
     ap.add_argument("--downtime-limit", type=int, default=100000, metavar="MS")
+    ap.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                    help="another device knob, on both sides (repeatable)")
     a = ap.parse_args()
+    knobs = {}
+    for kv in a.knob:
+        name, sep, val = kv.partition("=")
+        if not sep:
+            ap.error("--knob takes NAME=VALUE, not %s" % kv)
+        knobs[name] = val
     why = mstqemu.skip_reason()
     if why:
         print(why, file=sys.stderr)
@@ -45,8 +53,9 @@ def main():
                           multifd_channels=a.multifd,
                           multifd_transfer=not a.no_multifd_transfer,
                           switchover_ack=not a.no_switchover_ack,
-                          downtime_limit_ms=a.downtime_limit)
-    print(json.dumps(res, indent=1, sort_keys=True))
+                          downtime_limit_ms=a.downtime_limit, knobs=knobs)
+    # One line for a log or a .jsonl file; indented for a person.
+    print(json.dumps(res, sort_keys=True, indent=1 if sys.stdout.isatty() else None))
     good = res["status"] == "completed" and res.get("dst_sums") == res["src_sums"]
     return 0 if good else 1
 

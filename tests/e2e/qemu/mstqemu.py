@@ -195,6 +195,7 @@ DEFAULTS = {
     "engines": None,            # device knobs: None leaves the driver's default
     "engine_bw": None,
     "read_ahead": None,
+    "knobs": {},                # any other device knobs, on both sides
     "multifd_channels": 0,      # 0: no multifd; device state on the main channel
     "multifd_transfer": True,   # with multifd: x-migration-multifd-transfer=on
     "switchover_ack": True,
@@ -211,6 +212,7 @@ def _device_knobs(cfg, dst):
     for name in ("engines", "engine_bw", "read_ahead"):
         if cfg[name] is not None:
             k[name] = cfg[name]
+    k.update(cfg["knobs"])
     if dst:
         k.update(cfg["dst_knobs"])
     return k

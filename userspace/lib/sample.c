@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * mdev.c - create and remove mdev instances and reach the sample device's
- * per-instance knobs (/sys/bus/mdev/devices/<uuid>/mstream/<attr>).
+ * sample.c - libmstream-sample (mstream_sample.h): mdev instances of the
+ * sample device, its per-instance knobs
+ * (/sys/bus/mdev/devices/<uuid>/mstream/<attr>) and its state checksum.
+ * Built into its own archive: only the public libmstream API is used here.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
-#include "internal.h"
+#include "fileio.h"
+#include "mstream_sample.h"
 
 static void uuid_v4(char out[37])
 {
@@ -31,23 +37,15 @@ static void uuid_v4(char out[37])
 		 b[14], b[15]);
 }
 
-int mstream_mdev_create(const char *type_path, char uuid[37])
+int mstream_sample_mdev_create(const char *type_path, char uuid[37])
 {
 	char path[PATH_MAX];
-	int ret;
 
-	clear_error();
 	if (!type_path)
-		type_path = MSTREAM_MDEV_TYPE_PATH;
+		type_path = MSTREAM_SAMPLE_TYPE_PATH;
 	snprintf(path, sizeof(path), "%s/create", type_path);
 	uuid_v4(uuid);
-	ret = file_write_str(path, uuid);
-	if (ret == -ENOENT)
-		return fail(ret, "%s: no such mdev type (is the vfio_mstream module loaded?)",
-			    type_path);
-	if (ret)
-		return fail(ret, "%s: %s", path, strerror(-ret));
-	return 0;
+	return file_write_str(path, uuid);
 }
 
 static void dev_dir(const char *name, char *out, size_t len)
@@ -58,41 +56,48 @@ static void dev_dir(const char *name, char *out, size_t len)
 		snprintf(out, len, "/sys/bus/mdev/devices/%s", name);
 }
 
-int mstream_mdev_remove(const char *uuid)
+int mstream_sample_mdev_remove(const char *uuid)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16];
-	int ret;
 
 	dev_dir(uuid, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/remove", dir);
-	ret = file_write_str(path, "1");
-	if (ret)
-		return fail(ret, "%s: %s", path, strerror(-ret));
-	return 0;
+	return file_write_str(path, "1");
 }
 
-int mstream_mdev_attr_read(const char *name, const char *attr, char *buf, size_t len)
+int mstream_sample_attr_read(const char *name, const char *attr, char *buf, size_t len)
 {
 	char dir[PATH_MAX], path[PATH_MAX + NAME_MAX];
-	int ret;
 
 	dev_dir(name, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/mstream/%s", dir, attr);
-	ret = file_read_str(path, buf, len);
-	if (ret)
-		return fail(ret, "%s: %s", path, strerror(-ret));
-	return 0;
+	return file_read_str(path, buf, len);
 }
 
-int mstream_mdev_attr_write(const char *name, const char *attr, const char *value)
+int mstream_sample_attr_write(const char *name, const char *attr, const char *value)
 {
 	char dir[PATH_MAX], path[PATH_MAX + NAME_MAX];
-	int ret;
 
 	dev_dir(name, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/mstream/%s", dir, attr);
-	ret = file_write_str(path, value);
+	return file_write_str(path, value);
+}
+
+int mstream_sample_checksum(struct mstream_device *dev, uint64_t *sum, void *arg)
+{
+	const char *sysfs = mstream_device_sysfs_path(dev);
+	char buf[64], *end;
+	int ret;
+
+	(void)arg;
+	if (!sysfs[0])
+		return -ENOENT;
+	ret = mstream_sample_attr_read(sysfs, "checksum", buf, sizeof(buf));
 	if (ret)
-		return fail(ret, "%s <- '%s': %s", path, value, strerror(-ret));
+		return ret;
+	errno = 0;
+	*sum = strtoull(buf, &end, 16);
+	if (errno || end == buf)
+		return -EPROTO;
 	return 0;
 }

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""bench/report.py's section for scenario sq: QEMU 10 itself, next to the CLI."""
+
+import os
+import random
+
+SQ_ORDER = ["qemu10-v2", "qemu10-v2-multifd", "v2-today", "v3-4"]
+SQ_DESC = {
+    "qemu10-v2": "QEMU 10.0, unmodified: the device's one data FD read on the main "
+                 "migration channel",
+    "qemu10-v2-multifd": "QEMU 10.0, unmodified: multifd device-state transfer "
+                         "(x-migration-multifd-transfer=on, 4 channels): a save thread reads "
+                         "the data FD 1 MiB at a time, a load thread writes it in order",
+    "v2-today": "the CLI, v2, serial read loop (as in the other scenarios)",
+    "v3-4": "the CLI, v3, 4 dirty FDs + critical FD, reader pool",
+}
+COLS = ["variant", "rep", "engine_bw_mib_s", "state_bytes", "status", "downtime_ms",
+        "total_ms", "vfio_bytes", "checksum_match", "error"]
+
+
+def sq_row(rec, mig_row):
+    """One CSV row: QEMU's figures for the qemu10-* runs, the CLI's otherwise."""
+    if not rec["variant"].startswith("qemu10-"):
+        r = mig_row(rec)
+        return {"variant": r["variant"], "rep": r["rep"], "engine_bw_mib_s": r["engine_bw_mib_s"],
+                "state_bytes": r["state_bytes"], "status": r["status"],
+                "downtime_ms": r["downtime_ms"], "total_ms": r["wall_ms"],
+                "vfio_bytes": r["bytes"], "checksum_match": r["checksum_match"],
+                "error": r["error"]}
+    q = rec.get("qemu") or {}
+    match = bool(q.get("dst_sums")) and q.get("dst_sums") == q.get("src_sums")
+    good = rec.get("exit") == 0 and q.get("status") == "completed" and match
+    return {"variant": rec["variant"], "rep": rec.get("rep"),
+            "engine_bw_mib_s": rec.get("engine_bw"), "state_bytes": rec.get("state_size"),
+            "status": "ok" if good else "failed",
+            "downtime_ms": q.get("downtime_ms") if good else None,
+            "total_ms": q.get("total_time_ms") if good else None,
+            "vfio_bytes": q.get("vfio_bytes"), "checksum_match": match,
+            "error": "" if good else (q.get("error") or rec.get("stderr") or q.get("status"))}
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    if not n:
+        return None
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def ratio_ci(a, b, resamples=10000, seed=1):
+    """Ratio of medians a/b with a percentile bootstrap 95% interval."""
+    if not a or not b:
+        return None, None, None
+    rng = random.Random(seed)
+    rs = []
+    for _ in range(resamples):
+        ma = median([rng.choice(a) for _ in a])
+        mb = median([rng.choice(b) for _ in b])
+        if mb:
+            rs.append(ma / mb)
+    rs.sort()
+    return median(a) / median(b), rs[int(0.025 * len(rs))], rs[int(0.975 * len(rs)) - 1]
+
+
+def fmt_ratio(r, lo, hi):
+    if r is None:
+        return "-"
+    verdict = "not significant" if lo <= 1 <= hi else "significant"
+    return "%.2f [%.2f, %.2f], %s" % (r, lo, hi, verdict)
+
+
+def section(o, outdir, recs, mig_row, write_csv, human_bytes):
+    rows = [sq_row(r, mig_row) for r in recs]
+    write_csv(os.path.join(outdir, "sq_qemu.csv"), COLS, rows)
+    state = rows[0]["state_bytes"]
+    o("## Scenario Q: QEMU 10 itself")
+    o()
+    o("One device with %s of memory-backed state in a VM (TCG, q35, BIOS only) migrated "
+      "between two QEMU 10.0.2 processes over a unix socket (`tests/e2e/qemu/migrate.py`), "
+      "return-path on, switchover-ack off and a 100 s downtime limit, so that QEMU switches "
+      "over as soon as it may and nearly the whole state moves in STOP_COPY (the CLI's "
+      "`--no-precopy` case). The device has one engine: *device-bound* limits it to the "
+      "engine_bw below, *unlimited* does not. The CLI runs next to QEMU on the same device "
+      "settings." % human_bytes(state))
+    o()
+    o("**QEMU's downtime** is `downtime` of `query-migrate`: from the source VM's stop to "
+      "the end of the migration; with return-path on, the source waits for the destination "
+      "to have loaded everything, so the destination's load is inside it, as in the CLI's "
+      "downtime. QEMU's also holds what the CLI's does not: RAM's last pass, the other "
+      "devices' state and the return path's round trip; it is the figure a VMM user sees.")
+    o()
+    for v in SQ_ORDER:
+        o("- `%s`: %s" % (v, SQ_DESC[v]))
+    o()
+    o("| engine_bw | variant | downtime ms, median (min-max) | runs ok | x qemu10-v2, 95% interval |")
+    o("| ---: | --- | ---: | ---: | --- |")
+    for bw in sorted({r["engine_bw_mib_s"] for r in rows}, reverse=True):
+        at = {v: [r for r in rows if r["engine_bw_mib_s"] == bw and r["variant"] == v]
+              for v in SQ_ORDER}
+        base = [r["downtime_ms"] for r in at["qemu10-v2"] if r["status"] == "ok"]
+        for v in SQ_ORDER:
+            good = [r["downtime_ms"] for r in at[v] if r["status"] == "ok"]
+            if not at[v]:
+                continue
+            cell = "-" if not good else "%.0f (%.0f-%.0f)" % (median(good), min(good), max(good))
+            rat = "-" if v == "qemu10-v2" else fmt_ratio(*ratio_ci(good, base))
+            o("| %s | `%s` | %s | %d/%d | %s |" % (
+                "%s MiB/s" % bw if bw else "unlimited", v, cell, len(good), len(at[v]), rat))
+    o()
+    o("The interval is a percentile bootstrap of the ratio of medians (10,000 resamples); "
+      "a ratio whose interval holds 1 is not a difference.")
+    o()
