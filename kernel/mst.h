@@ -140,9 +140,9 @@ enum mst_eng_kind {
 };
 
 /**
- * struct mst_engine - one save engine of the firmware model (a kthread)
+ * struct mst_engine - one save engine of the firmware model (a work item)
  * @s: the stream it produces into (several engines share it in mux mode).
- * @task: the thread.
+ * @work: runs the engine's jobs until it has none (mst_fw_wq).
  * @kind: enum mst_eng_kind.
  * @idx: engine number in the session.
  * @sub: sub-stream id its records carry.
@@ -150,11 +150,12 @@ enum mst_eng_kind {
  * @nshards: shards of the session (1 for v2 single).
  * @nruns: 1 MiB runs in its shard.
  * @job_map: PAGES: the dirty bits the current pass took, run by run.
- * @wq: the engine waits here for work.
- * @kick: work was posted (written under @s->lock).
+ * @paceq: the engine sleeps here while it paces; woken when the session
+ *	stops.
  *
  * Engine-private: @cur (chunk being filled), @seq (next record seq of @sub,
- * read by others only while the engine is idle), @pace_next, @blocked_ns.
+ * read by others only while the engine is idle), @pace_next, @blocked_ns,
+ * @err (a job failed: the engine does nothing more).
  *
  * v2 single, under @s->lock: @wpos, the stream position just past the last
  * record whose place the engine took (see mst_eng_reserve()).
@@ -168,7 +169,7 @@ enum mst_eng_kind {
  */
 struct mst_engine {
 	struct mst_stream *s;
-	struct task_struct *task;
+	struct work_struct work;
 	enum mst_eng_kind kind;
 	u32 idx;
 	u32 sub;
@@ -176,13 +177,13 @@ struct mst_engine {
 	u32 nshards;
 	u64 nruns;
 	unsigned long *job_map;
-	wait_queue_head_t wq;
-	bool kick;
+	wait_queue_head_t paceq;
 
 	struct mst_chunk *cur;
 	u64 seq;
 	u64 pace_next;
 	u64 blocked_ns;
+	int err;
 	u64 wpos;
 
 	u64 passes;
@@ -201,14 +202,19 @@ struct mst_engine {
  * struct mst_stream - one FD of a session and what stands behind it
  * @sess: the session.
  * @id: FD index: 0 is the critical FD in v3 and the data_fd in v2.
- * @filp: the session's own reference to the FD's file, dropped at teardown.
+ * @filp: the FD's file. The session holds a reference to it until
+ *	teardown, except for a v3 source's dirty stream once handed out by
+ *	GET MIG_STREAM_FDS (@handed): then its descriptors alone hold it, and
+ *	its release abandons the stream (mst_fw_abandon()), which clears it.
+ * @handed: see @filp (under mst_dev.state_mutex).
  * @xfer: bytes read (saving) or written (resuming) through it.
  *
  * Saving:
  * @q: the chunk queue.
  * @q_ready: @q was initialized.
  * @lock: protects the producer side of the stream: @published, @pass_open,
- *	@stopcopy, @closed, @end_done, @crit_ended, @crit_seq, @end_chunk,
+ *	@stopcopy, @closed, @end_done, @crit_ended, @crit_seq,
+ *	@crit_extra_last, @end_chunk,
  *	@dirty_ended and the job state of its engines.
  * @published: bytes published into @q.
  * @pass_open: readers wait for more data instead of getting -ENOMSG.
@@ -217,8 +223,12 @@ struct mst_engine {
  * @end_done: the whole stream ended (mst_queue_end_stream() called).
  * @crit_ended: sub-stream 0 ended (mux and v3 critical).
  * @crit_seq: mux: next seq of sub-stream 0.
+ * @crit_extra_last: mux: the extra chunk published last is a CRIT record.
  * @end_chunk: v3 critical: the END record, allocated up front.
- * @dirty_ended: v3 critical: dirty streams that produced their END.
+ * @dirty_ended: v3 critical: dirty streams that produced their END or
+ *	were abandoned.
+ * @dirty_counted: v3 dirty: counted in stream 0's @dirty_ended (under
+ *	stream 0's @lock).
  * @acct: critical bytes (v2 data_fd, v3 critical FD).
  * @eng: first of its @neng engines in the session's array.
  *
@@ -232,6 +242,7 @@ struct mst_stream {
 	struct mst_sess *sess;
 	u32 id;
 	struct file *filp;
+	bool handed;
 	atomic64_t xfer;
 
 	struct mst_queue q;
@@ -244,8 +255,10 @@ struct mst_stream {
 	bool end_done;
 	bool crit_ended;
 	u64 crit_seq;
+	bool crit_extra_last;
 	struct mst_chunk *end_chunk;
 	u32 dirty_ended;
+	bool dirty_counted;
 	struct mst_acct acct;
 	struct mst_engine *eng;
 	u32 neng;
@@ -279,6 +292,8 @@ enum mst_sess_kind {
  * @rx_gen: resuming: per page, 1 + the newest save pass applied (0: none).
  * @crit_applied, @crit_gen: resuming: newest CRIT applied (under
  *	mst_state.crit_lock).
+ * @memcg: the memory cgroup of the task that opened the session, charged
+ *	for what the session allocates, the engines' chunks included.
  * @s: the streams, @nfiles of them.
  */
 struct mst_sess {
@@ -300,6 +315,7 @@ struct mst_sess {
 	u32 *rx_gen;
 	bool crit_applied;
 	u64 crit_gen;
+	struct mem_cgroup *memcg;
 	struct mst_stream s[] __counted_by(nfiles);
 };
 
@@ -367,11 +383,14 @@ void mst_wl_kick(struct mst_dev *dev);
 extern const struct mst_rx_ops mst_rx_ops;
 
 /* mst_fw.c */
+int mst_fw_module_init(void);
+void mst_fw_module_exit(void);
 int mst_fw_init_save(struct mst_sess *sess);
 void mst_fw_go(struct mst_sess *sess, bool precopy);
 void mst_fw_stop(struct mst_sess *sess);
 void mst_fw_release(struct mst_sess *sess);
 void mst_fw_stop_copy(struct mst_sess *sess);
+void mst_fw_abandon(struct mst_stream *s);
 int mst_fw_reinit(struct mst_sess *sess);
 u64 mst_fw_remaining(struct mst_stream *s);
 u64 mst_fw_full_size(struct mst_dev *dev);

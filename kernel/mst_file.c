@@ -73,9 +73,10 @@ static long mst_save_ioctl(struct file *filp, unsigned int cmd,
 static ssize_t mst_resume_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct mst_stream *s = iocb->ki_filp->private_data;
+	bool nowait = mst_iocb_nowait(iocb);
 	ssize_t ret;
 
-	if (mst_iocb_nowait(iocb)) {
+	if (nowait) {
 		if (!mutex_trylock(&s->wlock))
 			return -EAGAIN;
 	} else if (mutex_lock_interruptible(&s->wlock)) {
@@ -84,7 +85,7 @@ static ssize_t mst_resume_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (s->dead)
 		ret = -ENODEV;
 	else
-		ret = mst_rx_write(&s->rx, from);
+		ret = mst_rx_write(&s->rx, from, nowait);
 	mutex_unlock(&s->wlock);
 	if (ret > 0)
 		atomic64_add(ret, &s->xfer);
@@ -116,6 +117,9 @@ static int mst_file_release(struct inode *inode, struct file *filp)
 {
 	struct mst_stream *s = filp->private_data;
 
+	/* only a handed-out dirty stream's file is released in a session */
+	if (s->sess->kind == MST_SESS_SAVE && READ_ONCE(s->filp) == filp)
+		mst_fw_abandon(s);
 	mst_sess_put(s->sess);
 	return 0;
 }

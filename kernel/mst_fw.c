@@ -2,7 +2,7 @@
 /*
  * vfio-mstream: the firmware model of the saving side.
  *
- * Save engines are kthreads. Each produces the records of one sub-stream
+ * Save engines are work items. Each produces the records of one sub-stream
  * into its stream's chunk queue, a chunk at a time, never more than the
  * queue's read-ahead ahead of the reader, at a paced bandwidth. An engine is
  * a pipeline, as device firmware is: the job it has started (a pass over its
@@ -35,10 +35,12 @@
 
 #include <linux/bitmap.h>
 #include <linux/hrtimer.h>
-#include <linux/kthread.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "mst.h"
 
@@ -230,16 +232,10 @@ static void mst_eng_pace(struct mst_engine *e, u32 bytes)
 		e->pace_next = now;
 	e->pace_next += div64_u64((u64)bytes * NSEC_PER_SEC, (u64)bw << 20);
 
-	while (!kthread_should_stop() && (now = ktime_get_ns()) < e->pace_next) {
-		ktime_t exp = ns_to_ktime(e->pace_next - now);
-
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
-			break;
-		}
-		schedule_hrtimeout(&exp, HRTIMER_MODE_REL);
-	}
+	while (!READ_ONCE(e->s->closed) &&
+	       (now = ktime_get_ns()) < e->pace_next)
+		wait_event_hrtimeout(e->paceq, READ_ONCE(e->s->closed),
+				     ns_to_ktime(e->pace_next - now));
 }
 
 /* Writes a record header in front of its payload, which is in place. */
@@ -361,7 +357,7 @@ static int mst_eng_emit_pass(struct mst_engine *e, u64 gen)
 				a += n;
 			}
 		}
-		if (kthread_should_stop())
+		if (READ_ONCE(e->s->closed))
 			return -EINTR;
 		cond_resched();
 	}
@@ -412,11 +408,29 @@ static int mst_eng_emit_end(struct mst_engine *e)
 
 /* ---- job scheduling ---- */
 
+/*
+ * The engines are work items of one workqueue made when the module loads:
+ * a session, whose STOP_COPY arc is inside the downtime, creates no thread.
+ * Unbound: a job is a pass over a shard that waits for its reader.
+ */
+static struct workqueue_struct *mst_fw_wq;
+
+int mst_fw_module_init(void)
+{
+	mst_fw_wq = alloc_workqueue("mst_fw", WQ_UNBOUND, 0);
+	return mst_fw_wq ? 0 : -ENOMEM;
+}
+
+void mst_fw_module_exit(void)
+{
+	destroy_workqueue(mst_fw_wq);
+}
+
 static void mst_eng_kick_locked(struct mst_engine *e)
 {
 	lockdep_assert_held(&e->s->lock);
-	e->kick = true;
-	wake_up_interruptible(&e->wq);
+	if (!e->s->closed)
+		queue_work(mst_fw_wq, &e->work);
 }
 
 static bool mst_eng_busy_locked(struct mst_engine *e)
@@ -541,6 +555,7 @@ static void mst_mux_maybe_end_locked(struct mst_stream *s)
 	mst_put_rec(c->buf, MST_TAG_END, 0, s->crit_seq++, 0, 0, 0);
 	c->len = MST_END_REC_SIZE;
 	mst_queue_publish_extra(&s->q, c);
+	s->crit_extra_last = false;
 	s->published += MST_END_REC_SIZE;
 	s->crit_ended = true;
 	s->end_done = true;
@@ -577,9 +592,9 @@ static void mst_crit_maybe_end_locked(struct mst_stream *s)
 }
 
 /*
- * v3: dirty stream @s ended (@err 0), or failed. A failure fails the save:
- * stream 0 returns the errno once its data is read, instead of waiting for
- * an END that cannot come.
+ * v3: dirty stream @s ended or was abandoned (@err 0), or failed. A failure
+ * fails the save: stream 0 returns the errno once its data is read, instead
+ * of waiting for an END that cannot come.
  */
 static void mst_crit_dirty_done(struct mst_stream *s, int err)
 {
@@ -590,8 +605,11 @@ static void mst_crit_dirty_done(struct mst_stream *s, int err)
 		return;
 	}
 	mutex_lock(&s0->lock);
-	s0->dirty_ended++;
-	mst_crit_maybe_end_locked(s0);
+	if (!s->dirty_counted) {
+		s->dirty_counted = true;
+		s0->dirty_ended++;
+		mst_crit_maybe_end_locked(s0);
+	}
 	mutex_unlock(&s0->lock);
 }
 
@@ -649,48 +667,43 @@ static int mst_eng_run(struct mst_engine *e, struct mst_job *job)
 	return ret;
 }
 
-static int mst_eng_thread(void *arg)
+/*
+ * Runs the engine's jobs until it has none; a kick while it runs queues it
+ * again, so no job posted is missed.
+ */
+static void mst_eng_work(struct work_struct *work)
 {
-	struct mst_engine *e = arg;
+	struct mst_engine *e = container_of(work, struct mst_engine, work);
 	struct mst_stream *s = e->s;
+	struct mem_cgroup *old_memcg;
+	enum mst_job_kind kind;
 	struct mst_job job;
-	int err = 0;
+	int err;
 
-	while (!kthread_should_stop()) {
-		enum mst_job_kind kind = MST_JOB_NONE;
-
-		if (!err) {
-			mutex_lock(&s->lock);
-			kind = mst_eng_pick_locked(e, &job);
-			if (kind == MST_JOB_NONE)
-				e->kick = false;
-			mutex_unlock(&s->lock);
-		}
-		if (kind == MST_JOB_NONE) {
-			wait_event_interruptible(e->wq, kthread_should_stop() ||
-						 (!err && READ_ONCE(e->kick)));
-			continue;
-		}
+	/* the chunks it allocates are charged to whoever opened the session */
+	old_memcg = set_active_memcg(s->sess->memcg);
+	while (!e->err) {
+		mutex_lock(&s->lock);
+		kind = mst_eng_pick_locked(e, &job);
+		mutex_unlock(&s->lock);
+		if (kind == MST_JOB_NONE)
+			break;
 
 		err = mst_eng_run(e, &job);
 		mutex_lock(&s->lock);
 		mst_eng_done_locked(e, &job, err);
 		mutex_unlock(&s->lock);
+		e->err = err;
 		/* A closed queue is the session ending, not a failure. */
 		if (err == -ENODEV || err == -EINTR)
-			continue;
+			break;
 		if (err)
 			mst_queue_set_error(&s->q, err);
 		if (s->id && s->sess->protocol == 3 &&
 		    (err || job.kind == MST_JOB_END))
 			mst_crit_dirty_done(s, err);
 	}
-
-	if (e->cur) {
-		mst_queue_put_free(&s->q, e->cur);
-		e->cur = NULL;
-	}
-	return 0;
+	set_active_memcg(old_memcg);
 }
 
 /* ---- session start and end ---- */
@@ -737,7 +750,6 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 			u32 nshards, u64 first_seq)
 {
 	struct mst_dev *dev = s->sess->dev;
-	struct task_struct *t;
 
 	e->s = s;
 	e->kind = kind;
@@ -747,20 +759,16 @@ static int mst_eng_init(struct mst_engine *e, struct mst_stream *s,
 	e->nshards = nshards;
 	e->seq = first_seq;
 	e->wpos = s->published;
-	init_waitqueue_head(&e->wq);
+	INIT_WORK(&e->work, mst_eng_work);
+	init_waitqueue_head(&e->paceq);
 	if (kind == MST_ENG_PAGES) {
 		e->nruns = dev->st.nruns > shard ?
 			   div_u64(dev->st.nruns - shard - 1, nshards) + 1 : 0;
 		e->job_map = bitmap_zalloc(max_t(u64, e->nruns, 1) *
-					   MST_SHARD_PAGES, GFP_KERNEL);
+					   MST_SHARD_PAGES, GFP_KERNEL_ACCOUNT);
 		if (!e->job_map)
 			return -ENOMEM;
 	}
-	t = kthread_create(mst_eng_thread, e, "mst-e%u/%s", idx,
-			   dev_name(dev->vdev.dev));
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	e->task = t;
 	return 0;
 }
 
@@ -813,7 +821,7 @@ int mst_fw_init_save(struct mst_sess *sess)
 		nshards = 1;
 		sess->neng = 1;
 	}
-	sess->eng = kcalloc(sess->neng, sizeof(*sess->eng), GFP_KERNEL);
+	sess->eng = kcalloc(sess->neng, sizeof(*sess->eng), GFP_KERNEL_ACCOUNT);
 	if (!sess->eng)
 		return -ENOMEM;
 
@@ -908,8 +916,6 @@ void mst_fw_go(struct mst_sess *sess, bool precopy)
 			mst_stream_close_pass_locked(s);
 		mutex_unlock(&s->lock);
 	}
-	for (i = 0; i < sess->neng; i++)
-		wake_up_process(sess->eng[i].task);
 }
 
 /**
@@ -917,7 +923,8 @@ void mst_fw_go(struct mst_sess *sess, bool precopy)
  * @sess: the session.
  *
  * Closes every queue (readers get -ENODEV, engines waiting for a chunk wake
- * up) and stops the engines, whatever job they are in.
+ * up) and waits for the engines, which stop at their next record whatever
+ * job they are in.
  */
 void mst_fw_stop(struct mst_sess *sess)
 {
@@ -929,16 +936,20 @@ void mst_fw_stop(struct mst_sess *sess)
 		if (!s->q_ready)
 			continue;
 		mutex_lock(&s->lock);
-		s->closed = true;
+		WRITE_ONCE(s->closed, true);
 		mutex_unlock(&s->lock);
 		mst_queue_close(&s->q);
 	}
 	for (i = 0; sess->eng && i < sess->neng; i++) {
 		struct mst_engine *e = &sess->eng[i];
 
-		if (e->task) {
-			kthread_stop(e->task);
-			e->task = NULL;
+		if (!e->s)
+			continue;	/* never set up */
+		wake_up_all(&e->paceq);
+		cancel_work_sync(&e->work);
+		if (e->cur) {
+			mst_queue_put_free(&e->s->q, e->cur);
+			e->cur = NULL;
 		}
 	}
 }
@@ -991,8 +1002,36 @@ void mst_fw_stop_copy(struct mst_sess *sess)
 			s->eng[j].final = true;
 			mst_eng_kick_locked(&s->eng[j]);
 		}
+		/* every dirty stream may have been abandoned already */
+		if (sess->protocol == 3 && !s->id)
+			mst_crit_maybe_end_locked(s);
 		mutex_unlock(&s->lock);
 	}
+}
+
+/**
+ * mst_fw_abandon() - the last descriptor of a v3 source's dirty stream closed
+ * @s: the stream, handed out by GET MIG_STREAM_FDS.
+ *
+ * Nobody can read the stream any more: its queue is closed (the engine
+ * stops producing, its data is dropped) and it no longer holds back the end
+ * of stream 0. The destination, which misses it, fails RESUMING -> STOP.
+ *
+ * Context: the file's release; may sleep.
+ */
+void mst_fw_abandon(struct mst_stream *s)
+{
+	WRITE_ONCE(s->filp, NULL);
+	mst_queue_close(&s->q);
+	mst_crit_dirty_done(s, 0);
+}
+
+/* Copies a CRIT record over one of the same seq that no one read yet. */
+static void mst_crit_rewrite(struct mst_chunk *c, void *arg)
+{
+	const struct mst_chunk *src = arg;
+
+	memcpy(c->buf, src->buf, src->len);
 }
 
 /**
@@ -1031,9 +1070,20 @@ int mst_fw_reinit(struct mst_sess *sess)
 			return -EBUSY;
 		}
 		mst_state_bump_crit(&dev->st);
+		/* an unread record takes the new content: REINITs do not pile up */
+		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq - 1);
+		if (s->crit_extra_last &&
+		    mst_queue_rewrite_last_extra(&s->q, mst_crit_rewrite, c)) {
+			if (acct)
+				mst_acct_flag(&s->acct);
+			mutex_unlock(&s->lock);
+			kvfree(c);
+			return 0;
+		}
 		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq++);
 		start = s->published;
 		mst_queue_publish_extra(&s->q, c);
+		s->crit_extra_last = true;
 		s->published += rec;
 		if (acct) {
 			pos = mst_queue_consumed(&s->q);

@@ -114,7 +114,7 @@ static int mst_init_dev(struct vfio_device *vdev)
 	mst_pci_cfg_init(dev->pci_cfg);
 	init_waitqueue_head(&dev->wl_wq);
 	mst_cfg_defaults(&dev->cfg);
-	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	WRITE_ONCE(dev->mig_state, VFIO_DEVICE_STATE_RUNNING);
 	atomic64_set(&dev->bytes_saved, 0);
 	atomic64_set(&dev->bytes_loaded, 0);
 	atomic64_set(&dev->fw_busy_ns, 0);
@@ -154,9 +154,9 @@ static int mst_open_device(struct vfio_device *vdev)
 	ret = mst_wl_start(dev);
 	if (ret)
 		goto out_unlock;
-	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	dev->precopy_v2 = false;
-	dev->num_dirty = 0;
+	WRITE_ONCE(dev->mig_state, VFIO_DEVICE_STATE_RUNNING);
+	WRITE_ONCE(dev->precopy_v2, false);
+	WRITE_ONCE(dev->num_dirty, 0);
 	dev->opened = true;
 	atomic64_set(&dev->bytes_saved, 0);
 	atomic64_set(&dev->bytes_loaded, 0);
@@ -342,9 +342,12 @@ static int __init mst_init(void)
 {
 	int ret;
 
-	ret = mdev_register_driver(&mst_mdev_driver);
+	ret = mst_fw_module_init();
 	if (ret)
 		return ret;
+	ret = mdev_register_driver(&mst_mdev_driver);
+	if (ret)
+		goto err_fw_exit;
 
 	mst_parent.class = class_create(MST_NAME);
 	if (IS_ERR(mst_parent.class)) {
@@ -379,6 +382,8 @@ err_put_parent:
 	class_destroy(mst_parent.class);
 err_unregister_driver:
 	mdev_unregister_driver(&mst_mdev_driver);
+err_fw_exit:
+	mst_fw_module_exit();
 	return ret;
 }
 
@@ -388,6 +393,7 @@ static void __exit mst_exit(void)
 	device_unregister(&mst_parent.dev);
 	class_destroy(mst_parent.class);
 	mdev_unregister_driver(&mst_mdev_driver);
+	mst_fw_module_exit();
 }
 
 module_init(mst_init);

@@ -9,6 +9,7 @@
  */
 
 #include <linux/file.h>
+#include <linux/memcontrol.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -52,6 +53,7 @@ static void mst_sess_free(struct kref *ref)
 		mutex_destroy(&s->wlock);
 	}
 	vfree(sess->rx_gen);
+	mem_cgroup_put(sess->memcg);
 	kvfree(sess);
 	/* may free the device, if it was removed meanwhile */
 	put_device(&dev->vdev.device);
@@ -68,9 +70,10 @@ static struct mst_sess *mst_sess_alloc(struct mst_dev *dev,
 	struct mst_sess *sess;
 	u32 i;
 
-	sess = kvzalloc(struct_size(sess, s, nfiles), GFP_KERNEL);
+	sess = kvzalloc(struct_size(sess, s, nfiles), GFP_KERNEL_ACCOUNT);
 	if (!sess)
 		return NULL;
+	sess->memcg = get_mem_cgroup_from_mm(current->mm);
 	sess->nfiles = nfiles;
 	kref_init(&sess->ref);
 	get_device(&dev->vdev.device);
@@ -113,9 +116,12 @@ static void mst_sess_put_files(struct mst_sess *sess)
 	u32 i;
 
 	for (i = 0; i < sess->nfiles; i++) {
-		if (sess->s[i].filp)
-			fput(sess->s[i].filp);
-		sess->s[i].filp = NULL;
+		struct mst_stream *s = &sess->s[i];
+
+		if (s->filp && !s->handed)
+			fput(s->filp);
+		/* a handed-out file's release must not abandon a dead session */
+		WRITE_ONCE(s->filp, NULL);
 	}
 }
 
@@ -140,7 +146,7 @@ static void mst_sess_close(struct mst_dev *dev)
 	} else {
 		for (i = 0; i < sess->nfiles; i++) {
 			mutex_lock(&sess->s[i].wlock);
-			sess->s[i].dead = true;
+			WRITE_ONCE(sess->s[i].dead, true);
 			mutex_unlock(&sess->s[i].wlock);
 		}
 	}
@@ -214,7 +220,8 @@ static struct file *mst_resume_open(struct mst_dev *dev)
 	/* v2: the stream count comes from the source (mux or not) */
 	sess->nsub = ndirty ? nfiles : 0;
 
-	sess->rx_gen = vzalloc(dev->st.npages * sizeof(u32));
+	sess->rx_gen = __vmalloc(dev->st.npages * sizeof(u32),
+				 GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!sess->rx_gen) {
 		ret = -ENOMEM;
 		goto err_put_sess;
@@ -256,7 +263,7 @@ static int mst_resume_finish(struct mst_dev *dev)
 	/* no write in flight from here on */
 	for (i = 0; i < sess->nfiles; i++) {
 		mutex_lock(&sess->s[i].wlock);
-		sess->s[i].dead = true;
+		WRITE_ONCE(sess->s[i].dead, true);
 		mutex_unlock(&sess->s[i].wlock);
 	}
 	for (i = 0; i < sess->nfiles; i++)
@@ -348,13 +355,14 @@ static struct file *mst_step_locked(struct mst_dev *dev,
 		    VFIO_DEVICE_STATE_STOP)) {
 		ret = mst_resume_finish(dev);
 		if (ret) {
-			dev->mig_state = VFIO_DEVICE_STATE_ERROR;
+			WRITE_ONCE(dev->mig_state, VFIO_DEVICE_STATE_ERROR);
 			return ERR_PTR(ret);
 		}
 		return NULL;
 	}
 
 	/* vfio_mig_get_next_state() asks for no other arc */
+	WARN_ON(true);
 	return ERR_PTR(-EINVAL);
 }
 
@@ -382,7 +390,7 @@ static struct file *mst_set_state(struct vfio_device *vdev,
 		res = mst_step_locked(dev, next);
 		if (IS_ERR(res))
 			break;
-		dev->mig_state = next;
+		WRITE_ONCE(dev->mig_state, next);
 		mst_wl_set_active(dev, next == VFIO_DEVICE_STATE_RUNNING ||
 				       next == VFIO_DEVICE_STATE_PRE_COPY);
 		if (res && new_state != dev->mig_state) {
@@ -449,9 +457,9 @@ void mst_mig_close(struct mst_dev *dev)
 	mutex_lock(&dev->state_mutex);
 	mst_wl_set_active(dev, false);
 	mst_sess_close(dev);
-	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	dev->precopy_v2 = false;
-	dev->num_dirty = 0;
+	WRITE_ONCE(dev->mig_state, VFIO_DEVICE_STATE_RUNNING);
+	WRITE_ONCE(dev->precopy_v2, false);
+	WRITE_ONCE(dev->num_dirty, 0);
 	mutex_unlock(&dev->state_mutex);
 }
 
@@ -472,8 +480,8 @@ int mst_mig_reset(struct mst_dev *dev)
 		dev->mig_state == VFIO_DEVICE_STATE_RESUMING;
 	mst_wl_set_active(dev, false);
 	mst_sess_close(dev);
-	dev->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	dev->num_dirty = 0;
+	WRITE_ONCE(dev->mig_state, VFIO_DEVICE_STATE_RUNNING);
+	WRITE_ONCE(dev->num_dirty, 0);
 	if (fresh)
 		mst_state_fresh(dev);
 	mst_wl_set_active(dev, true);
@@ -535,18 +543,76 @@ static int mst_feature_multistream(struct mst_dev *dev, u32 flags,
 	if (!mst_state_sessionless(dev->mig_state) || dev->sess)
 		ret = -EBUSY;
 	else
-		dev->num_dirty = ms.num_dirty;
+		WRITE_ONCE(dev->num_dirty, ms.num_dirty);
 	mutex_unlock(&dev->state_mutex);
 	return ret == 1 ? 0 : ret;
 }
 
+/*
+ * state_mutex held: a reference to the file of each dirty stream. Once a
+ * source's dirty stream was handed out (below), only its descriptors hold
+ * its file: a reference is taken only while one of them is still open; once
+ * every one was closed the stream was abandoned (mst_fw_abandon()) and the
+ * call fails with -ENODEV.
+ */
+static int mst_stream_files_get(struct mst_sess *sess, struct file **files,
+				u32 n)
+{
+	u32 i;
+
+	lockdep_assert_held(&sess->dev->state_mutex);
+
+	for (i = 0; i < n; i++) {
+		struct mst_stream *s = &sess->s[i + 1];
+
+		files[i] = s->handed ? get_file_active(&s->filp) :
+				       get_file(s->filp);
+		if (!files[i]) {
+			while (i--)
+				fput(files[i]);
+			return -ENODEV;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The descriptors of a source's dirty streams are installed: the session
+ * drops its own reference to their files, so that closing the last
+ * descriptor of a stream abandons it, which the file's release sees.
+ */
+static void mst_stream_files_hand_out(struct mst_dev *dev,
+				      struct mst_sess *sess)
+{
+	u32 i;
+
+	mutex_lock(&dev->state_mutex);
+	for (i = 1; dev->sess == sess && sess->kind == MST_SESS_SAVE &&
+		    i < sess->nfiles; i++) {
+		struct mst_stream *s = &sess->s[i];
+
+		if (s->handed)
+			continue;
+		s->handed = true;
+		fput(s->filp);
+	}
+	mutex_unlock(&dev->state_mutex);
+}
+
+/*
+ * The files are taken under state_mutex, the user copies and the new
+ * descriptors made after it (a fault on the user buffer stalls this call
+ * only), and fd_install() comes last, once nothing can fail, as mlx5's
+ * data_fd is installed by the core after the arc succeeded.
+ */
 static int mst_feature_stream_fds(struct mst_dev *dev, u32 flags,
 				  void __user *arg, size_t argsz)
 {
 	struct vfio_device_feature_mig_stream_fds hdr;
+	struct file *files[MST_MAX_DIRTY];
 	s32 fds[MST_MAX_DIRTY];
 	struct mst_sess *sess;
-	u32 n, i;
+	u32 n, i, j;
 	int ret;
 
 	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
@@ -561,44 +627,50 @@ static int mst_feature_stream_fds(struct mst_dev *dev, u32 flags,
 	mutex_lock(&dev->state_mutex);
 	sess = dev->sess;
 	if (!sess || sess->protocol != 3) {
-		ret = -ENOENT;
-		goto out_unlock;
+		mutex_unlock(&dev->state_mutex);
+		return -ENOENT;
 	}
 	n = sess->nfiles - 1;
-	if (hdr.num_fds < n) {
-		ret = put_user(n, (u32 __user *)arg) ? -EFAULT : -ENOSPC;
-		goto out_unlock;
+	if (hdr.num_fds < n || argsz < sizeof(hdr) + (size_t)n * sizeof(s32)) {
+		mutex_unlock(&dev->state_mutex);
+		if (hdr.num_fds < n)
+			return put_user(n, (u32 __user *)arg) ? -EFAULT : -ENOSPC;
+		return -EINVAL;
 	}
-	if (argsz < sizeof(hdr) + (size_t)n * sizeof(s32)) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
+	ret = mst_stream_files_get(sess, files, n);
+	if (!ret)
+		kref_get(&sess->ref);
+	hdr.flags = sess->kind == MST_SESS_RESUME ?
+		    VFIO_MIG_STREAM_FDS_RESUMING : 0;
+	mutex_unlock(&dev->state_mutex);
+	if (ret)
+		return ret;
 
 	for (i = 0; i < n; i++) {
 		fds[i] = get_unused_fd_flags(O_CLOEXEC);
 		if (fds[i] < 0) {
 			ret = fds[i];
-			goto out_put_fds;
+			goto err_put_fds;
 		}
 	}
 	hdr.num_fds = n;
-	hdr.flags = sess->kind == MST_SESS_RESUME ?
-		    VFIO_MIG_STREAM_FDS_RESUMING : 0;
 	if (copy_to_user(arg, &hdr, sizeof(hdr)) ||
 	    copy_to_user(arg + sizeof(hdr), fds, n * sizeof(s32))) {
 		ret = -EFAULT;
-		goto out_put_fds;
+		goto err_put_fds;
 	}
 	for (i = 0; i < n; i++)
-		fd_install(fds[i], get_file(sess->s[i + 1].filp));
-	ret = 0;
-	goto out_unlock;
+		fd_install(fds[i], files[i]);
+	mst_stream_files_hand_out(dev, sess);
+	mst_sess_put(sess);
+	return 0;
 
-out_put_fds:
-	while (i--)
-		put_unused_fd(fds[i]);
-out_unlock:
-	mutex_unlock(&dev->state_mutex);
+err_put_fds:
+	for (j = 0; j < i; j++)
+		put_unused_fd(fds[j]);
+	for (i = 0; i < n; i++)
+		fput(files[i]);
+	mst_sess_put(sess);
 	return ret;
 }
 
@@ -667,13 +739,14 @@ long mst_mig_precopy_ioctl(struct mst_stream *s, void __user *arg)
 	if (info.argsz < minsz)
 		return -EINVAL;
 
+	/* an ended session's FD answers -ENODEV whatever the state, as reads */
 	mutex_lock(&dev->state_mutex);
-	if (!mst_precopy_state(dev->mig_state)) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
 	if (!mst_sess_live(s)) {
 		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (!mst_precopy_state(dev->mig_state)) {
+		ret = -EINVAL;
 		goto out_unlock;
 	}
 	optin = dev->precopy_v2;

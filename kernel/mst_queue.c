@@ -44,7 +44,7 @@ struct mst_chunk *mst_chunk_alloc_extra(u32 size)
 {
 	struct mst_chunk *c;
 
-	c = kvzalloc(sizeof(*c) + (size_t)size, GFP_KERNEL);
+	c = kvzalloc(sizeof(*c) + (size_t)size, GFP_KERNEL_ACCOUNT);
 	if (!c)
 		return NULL;
 	INIT_LIST_HEAD(&c->node);
@@ -97,6 +97,7 @@ static void mst_queue_drop_ready_locked(struct mst_queue *q,
 
 	lockdep_assert_held(&q->lock);
 
+	q->last_extra = NULL;
 	list_for_each_entry_safe(c, tmp, &q->ready, node) {
 		list_del(&c->node);
 		if (c->extra) {
@@ -170,8 +171,9 @@ static struct mst_chunk *mst_queue_take_free_locked(struct mst_queue *q)
 static struct mst_chunk *mst_queue_alloc_buf(struct mst_queue *q,
 					     struct mst_chunk *c, bool nowait)
 {
-	c->buf = kvmalloc(q->chunk_size,
-			  nowait ? GFP_NOWAIT | __GFP_NOWARN : GFP_KERNEL);
+	c->buf = kvmalloc(q->chunk_size, nowait ?
+			  GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT :
+			  GFP_KERNEL_ACCOUNT);
 	if (c->buf) {
 		c->cap = q->chunk_size;
 		return c;
@@ -244,6 +246,8 @@ static void mst_queue_append(struct mst_queue *q, struct mst_chunk *c)
 		c->rpos = 0;
 		list_add_tail(&c->node, &q->ready);
 		q->produced += c->len;
+		if (c->extra)
+			q->last_extra = c;
 		appended = true;
 	} else {
 		drop = mst_queue_release_locked(q, c);
@@ -295,6 +299,38 @@ void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c)
 {
 	c->extra = true;
 	mst_queue_append(q, c);
+}
+
+/**
+ * mst_queue_rewrite_last_extra() - update an extra chunk no one read yet
+ * @q: the queue.
+ * @fn: rewrites the chunk's bytes in place, @len unchanged.
+ * @arg: argument of @fn.
+ *
+ * Only the holder of @q->read_lock copies from or retires a ready chunk, so
+ * while this holds it the chunk stays in place and unread. A reader that
+ * holds it (it may be stalled in a fault on its buffer) is not waited for.
+ *
+ * Context: may sleep (@fn may).
+ * Return: true if @fn ran.
+ */
+bool mst_queue_rewrite_last_extra(struct mst_queue *q,
+				  void (*fn)(struct mst_chunk *c, void *arg),
+				  void *arg)
+{
+	struct mst_chunk *c;
+
+	if (!mutex_trylock(&q->read_lock))
+		return false;
+	spin_lock(&q->lock);
+	c = q->last_extra;
+	if (c && (c->rpos || q->closed))
+		c = NULL;
+	spin_unlock(&q->lock);
+	if (c)
+		fn(c, arg);
+	mutex_unlock(&q->read_lock);
+	return c != NULL;
 }
 
 /**
@@ -387,7 +423,7 @@ void mst_queue_set_error(struct mst_queue *q, int err)
 void mst_queue_close(struct mst_queue *q)
 {
 	spin_lock(&q->lock);
-	q->closed = true;
+	WRITE_ONCE(q->closed, true);
 	spin_unlock(&q->lock);
 	wake_up_all(&q->freeq);
 	wake_up_interruptible_poll(&q->readq, EPOLLIN | EPOLLRDNORM | EPOLLHUP);
@@ -415,7 +451,7 @@ void mst_queue_reset(struct mst_queue *q)
 	q->consumed = 0;
 	q->pass_end = false;
 	q->stream_end = false;
-	q->closed = false;
+	WRITE_ONCE(q->closed, false);
 	q->error = 0;
 	spin_unlock(&q->lock);
 	mutex_unlock(&q->read_lock);
@@ -493,6 +529,8 @@ static ssize_t mst_queue_copy_out(struct mst_queue *q, struct iov_iter *to)
 		extra = c->extra;
 		if (c->rpos == c->len) {
 			list_del_init(&c->node);
+			if (c == q->last_extra)
+				q->last_extra = NULL;
 			retired = true;
 			if (!extra) {
 				c->len = 0;

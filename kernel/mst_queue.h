@@ -77,6 +77,7 @@ struct mst_chunk {
  * @stream_end: the producer finished the stream.
  * @closed: the queue was closed; every call now fails with -ENODEV.
  * @error: latched error, returned by reads once the ready list is empty.
+ * @last_extra: the extra chunk published last, while it is in the ready list.
  */
 struct mst_queue {
 	spinlock_t lock;	/* protects lists, counters, flags */
@@ -94,6 +95,7 @@ struct mst_queue {
 	bool stream_end;
 	bool closed;
 	int error;
+	struct mst_chunk *last_extra;
 };
 
 /*
@@ -130,6 +132,14 @@ void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c);
  * May sleep.
  */
 struct mst_chunk *mst_chunk_alloc_extra(u32 size);
+/*
+ * Runs @fn on the extra chunk published last if no byte of it was read yet,
+ * with readers held off, and returns true; false (without waiting) when
+ * there is no such chunk or a reader is copying. May sleep.
+ */
+bool mst_queue_rewrite_last_extra(struct mst_queue *q,
+				  void (*fn)(struct mst_chunk *c, void *arg),
+				  void *arg);
 
 void mst_queue_end_pass(struct mst_queue *q);
 void mst_queue_start_pass(struct mst_queue *q);	/* clears pass_end */

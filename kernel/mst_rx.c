@@ -117,7 +117,7 @@ int mst_rx_parser_init(struct mst_rx_parser *p, struct mst_rx_session *s,
 	    (stream >= MST_MAX_STREAMS || (n && stream >= n)))
 		return -EINVAL;
 
-	p->payload = kvmalloc(MST_REC_MAX_PAYLOAD, GFP_KERNEL);
+	p->payload = kvmalloc(MST_REC_MAX_PAYLOAD, GFP_KERNEL_ACCOUNT);
 	if (!p->payload)
 		return -ENOMEM;
 	p->sess = s;
@@ -223,7 +223,7 @@ static int mst_rx_check_place(struct mst_rx_parser *p)
 }
 
 /* Check 9 and 10, then the record is done: step to the next header. */
-static int mst_rx_apply(struct mst_rx_parser *p)
+static int mst_rx_apply(struct mst_rx_parser *p, bool nowait)
 {
 	const struct mst_rec_hdr *h = &p->hdr;
 	struct mst_rx_session *s = p->sess;
@@ -255,7 +255,7 @@ static int mst_rx_apply(struct mst_rx_parser *p)
 		break;
 	}
 	case MST_TAG_CRIT:
-		ret = s->ops->apply_crit(s->priv, gen, p->payload, len);
+		ret = s->ops->apply_crit(s->priv, gen, p->payload, len, nowait);
 		break;
 	case MST_TAG_PAGES:
 		ret = s->ops->apply_pages(s->priv, le64_to_cpu(h->offset), gen,
@@ -280,20 +280,25 @@ static int mst_rx_apply(struct mst_rx_parser *p)
  * mst_rx_write() - feed bytes of a resuming FD to its parser
  * @p: the parser.
  * @from: the bytes written.
+ * @nowait: the write must not sleep (IOCB_NOWAIT, O_NONBLOCK).
  *
  * Consumes the whole of @from, applying each record as soon as it is
  * complete and checked; a partial record is kept for the next call, so the
  * result does not depend on how the stream is split into writes. Writes to
- * one parser must be serialized by the caller.
+ * one parser must be serialized by the caller. With @nowait, a record whose
+ * apply would sleep is left one byte short: the call returns the bytes
+ * before that byte, or -EAGAIN, and the next write completes the record.
  *
- * Context: process context; may sleep (the apply callbacks may).
+ * Context: process context; may sleep (the apply callbacks may) unless
+ * @nowait.
  * Return: the bytes consumed, or a negative errno after which the parser is
  * latched in %MST_RX_ERROR and every later call returns the same errno (the
  * first error of the session is also what mst_rx_session_complete() returns).
  * A fault in @from is the one error that is not latched: it returns the
  * bytes consumed before it, or -EFAULT if none, and no stream byte is lost.
  */
-ssize_t mst_rx_write(struct mst_rx_parser *p, struct iov_iter *from)
+ssize_t mst_rx_write(struct mst_rx_parser *p, struct iov_iter *from,
+		     bool nowait)
 {
 	ssize_t done = 0;
 	int ret;
@@ -333,7 +338,14 @@ ssize_t mst_rx_write(struct mst_rx_parser *p, struct iov_iter *from)
 
 		if (p->state == MST_RX_PAYLOAD &&
 		    p->payload_fill == le32_to_cpu(p->hdr.len)) {
-			ret = mst_rx_apply(p);
+			ret = mst_rx_apply(p, nowait);
+			if (ret == -EAGAIN && nowait) {
+				/* the record completes on the next write */
+				p->payload_fill--;
+				iov_iter_revert(from, 1);
+				done--;
+				return done ? done : -EAGAIN;
+			}
 			if (ret)
 				return mst_rx_fail(p, ret);
 		}

@@ -42,7 +42,9 @@
 /**
  * struct mst_rx_ops - what the device does with validated records
  * @apply_crit: install a complete critical region of generation @gen
- *	(@len == crit_size). The device keeps the newest generation.
+ *	(@len == crit_size). The device keeps the newest generation. With
+ *	@nowait it must not sleep: -EAGAIN when it would, which does not fail
+ *	the stream (the parser gives the record's last byte back).
  * @apply_pages: store @len bytes of bulk pages at byte @offset, captured by
  *	save pass @gen. The device keeps, per page, the newest generation.
  *
@@ -51,7 +53,8 @@
  * they never touch the same page.
  */
 struct mst_rx_ops {
-	int (*apply_crit)(void *priv, u64 gen, const void *data, u32 len);
+	int (*apply_crit)(void *priv, u64 gen, const void *data, u32 len,
+			  bool nowait);
 	int (*apply_pages)(void *priv, u64 offset, u64 gen, const void *data,
 			   u32 len);
 };
@@ -137,11 +140,13 @@ int mst_rx_parser_init(struct mst_rx_parser *p, struct mst_rx_session *s,
 		       u32 stream);
 void mst_rx_parser_destroy(struct mst_rx_parser *p);
 /*
- * Consumes the whole of @from, applying each record as soon as it is
- * complete. Returns the number of bytes consumed, or a negative errno, after
- * which the parser is latched in %MST_RX_ERROR. A partial record is kept
- * for the next call.
+ * Consumes @from, applying each record as soon as it is complete. Returns
+ * the number of bytes consumed, or a negative errno, after which the parser
+ * is latched in %MST_RX_ERROR. A partial record is kept for the next call.
+ * With @nowait a record whose apply would sleep is left one byte short:
+ * the bytes before it are returned, or -EAGAIN (not latched).
  */
-ssize_t mst_rx_write(struct mst_rx_parser *p, struct iov_iter *from);
+ssize_t mst_rx_write(struct mst_rx_parser *p, struct iov_iter *from,
+		     bool nowait);
 
 #endif /* MST_RX_H */

@@ -319,14 +319,18 @@ void mst_state_geometry(struct mst_dev *dev, struct mst_geometry *geo,
 
 /* ---- destination: apply callbacks of the resume parser ---- */
 
-static int mst_apply_crit(void *priv, u64 gen, const void *data, u32 len)
+static int mst_apply_crit(void *priv, u64 gen, const void *data, u32 len,
+			  bool nowait)
 {
 	struct mst_sess *sess = priv;
 	struct mst_state *st = &sess->dev->st;
 
 	if (len != st->crit_size)
 		return -EINVAL;
-	mutex_lock(&st->crit_lock);
+	if (!nowait)
+		mutex_lock(&st->crit_lock);
+	else if (!mutex_trylock(&st->crit_lock))
+		return -EAGAIN;
 	if (!sess->crit_applied || gen >= sess->crit_gen) {
 		memcpy(st->crit, data, len);
 		st->crit_gen = gen;

@@ -2,14 +2,15 @@
 /*
  * KUnit tests of critical-byte accounting and the REINIT rule: mst_acct.c.
  *
- * The REINIT tests run the rule on real chunk queues: a backlog is queued, a
- * REINIT arms the accounting with what the protocol says is ahead of the new
+ * The REINIT tests run the arithmetic on real chunk queues: a backlog is
+ * queued, a REINIT arms the accounting with the bytes ahead of the new
  * critical data, the new critical data is queued, and a reader drains the
  * stream. Critical bytes must then be exactly the distance, in the stream the
  * reader sees, from its position to the end of the new critical data:
- * - v2 (one ordered stream): that distance includes the whole dirty backlog;
- * - v3 (critical stream): the dirty backlog is on another queue and does not
- *   count, and stays unread.
+ * - v2 (one ordered stream): that distance includes the dirty backlog;
+ * - v3 (critical stream): the dirty backlog is on another queue.
+ * Which bytes are ahead is the driver's policy (kernel/mst_fw.c); the guest
+ * tests check it on the device (v2_reinit, v3_reinit).
  */
 
 #include <kunit/test.h>
@@ -220,7 +221,7 @@ static void mst_acct_reinit_rule(struct kunit *test)
 	/* v2: one stream for everything; v3: dirty data has its own. */
 	struct mst_queue *dirty_q = c->v3 ? t_queue(test) : crit_q;
 	u8 *buf = kunit_kmalloc(test, max_t(u32, c->read_size, 8), GFP_KERNEL);
-	u64 pos, pos0, ahead, end_of_crit = 0, prev, dirty_before;
+	u64 pos, pos0, ahead, end_of_crit = 0, prev;
 	u32 new_crit_read = 0;
 	u64 wrong_zero_at = U64_MAX;	/* first read after which "0" lied */
 	struct mst_acct a;
@@ -251,7 +252,6 @@ static void mst_acct_reinit_rule(struct kunit *test)
 		memset(job->buf, 'j', c->inflight);
 		job->len = c->inflight;
 	}
-	dirty_before = mst_queue_unread(dirty_q) + c->inflight;
 
 	/* The REINIT, with what the protocol says is ahead. */
 	pos = mst_queue_consumed(crit_q);
@@ -306,10 +306,6 @@ static void mst_acct_reinit_rule(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, end_of_crit - 1), 1ULL);
 	KUNIT_EXPECT_EQ(test, mst_acct_pending(&a, end_of_crit), 0ULL);
 	KUNIT_EXPECT_FALSE(test, mst_acct_take_reinit(&a));
-
-	/* v3: the dirty backlog was neither flushed nor promoted. */
-	if (c->v3)
-		KUNIT_EXPECT_EQ(test, mst_queue_unread(dirty_q), dirty_before);
 }
 
 static struct kunit_case mst_acct_cases[] = {

@@ -10,6 +10,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/sched/signal.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/err.h>
@@ -805,10 +806,87 @@ static void mst_queue_wakes_reader(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r->err, 0);
 }
 
+struct t_killed {
+	struct mst_queue *q;
+	struct mst_chunk *got;
+	struct completion started;
+	struct completion done;
+};
+
+static int t_killed_fn(void *arg)
+{
+	struct t_killed *k = arg;
+
+	allow_signal(SIGKILL);
+	complete(&k->started);
+	k->got = mst_queue_get_free(k->q, false);
+	complete(&k->done);
+	return 0;
+}
+
+/* A producer asleep for a free chunk returns -EINTR on a fatal signal. */
+static void mst_queue_get_free_killed(struct kunit *test)
+{
+	struct mst_queue *q = t_queue(test, 1, 4096);
+	struct mst_chunk *c = mst_queue_get_free(q, true);
+	struct task_struct *t;
+	struct t_killed k = { .q = q };
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(c));
+	init_completion(&k.started);
+	init_completion(&k.done);
+	t = kthread_run(t_killed_fn, &k, "mst_q_killed");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wait_for_completion(&k.started);
+	send_sig(SIGKILL, t, 1);
+	if (!wait_for_completion_timeout(&k.done, T_JOIN_TIMEOUT)) {
+		KUNIT_FAIL(test, "the killed producer did not return");
+		mst_queue_close(q);
+		wait_for_completion(&k.done);
+	}
+	KUNIT_EXPECT_EQ(test, PTR_ERR(k.got), -EINTR);
+	mst_queue_put_free(q, c);
+}
+
+static void t_fill_b(struct mst_chunk *c, void *arg)
+{
+	memset(c->buf, *(u8 *)arg, c->len);
+}
+
+/*
+ * The extra chunk published last can be rewritten while no byte of it was
+ * read, never once a reader started on it or after it was retired.
+ */
+static void mst_queue_rewrite_extra(struct kunit *test)
+{
+	struct mst_queue *q = t_queue(test, 2, 4096);
+	struct mst_chunk *c = mst_chunk_alloc_extra(64);
+	u8 b = 'b', c2 = 'c', buf[64];
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_EXPECT_FALSE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &b));
+	memset(c->buf, 'a', 64);
+	c->len = 64;
+	t_put(test, q, 'p', 16);
+	mst_queue_publish_extra(q, c);
+	t_put(test, q, 'q', 16);	/* pool chunks do not count */
+	KUNIT_EXPECT_TRUE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &b));
+	KUNIT_ASSERT_EQ(test, t_read(q, buf, 17, true), 17);
+	KUNIT_EXPECT_EQ(test, buf[16], 'b');
+	/* a byte of it was read: no more rewriting */
+	KUNIT_EXPECT_FALSE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &c2));
+	KUNIT_ASSERT_EQ(test, t_read(q, buf, 63, true), 63);
+	KUNIT_EXPECT_EQ(test, buf[62], 'b');
+	/* retired */
+	KUNIT_EXPECT_FALSE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &c2));
+}
+
 static struct kunit_case mst_queue_cases[] = {
 	KUNIT_CASE_PARAM(mst_queue_init_args, t_init_gen_params),
 	KUNIT_CASE(mst_queue_bounded_memory),
 	KUNIT_CASE(mst_queue_publish_order),
+	KUNIT_CASE(mst_queue_rewrite_extra),
+	KUNIT_CASE(mst_queue_get_free_killed),
 	KUNIT_CASE_PARAM(mst_queue_read_results, t_result_gen_params),
 	KUNIT_CASE(mst_queue_partial_reads),
 	KUNIT_CASE(mst_queue_extra_chunks),

@@ -76,6 +76,8 @@ struct t_fake {
 	unsigned int npages_calls;
 	unsigned int fail_at;
 	int fail_err;
+	/* apply_crit would sleep: -EAGAIN when called with nowait */
+	bool crit_busy;
 };
 
 static void t_fake_log(struct t_fake *f, u8 kind, u64 offset, u64 gen,
@@ -93,11 +95,16 @@ static void t_fake_log(struct t_fake *f, u8 kind, u64 offset, u64 gen,
 	f->nlog++;
 }
 
-static int t_fake_apply_crit(void *priv, u64 gen, const void *data, u32 len)
+static int t_fake_apply_crit(void *priv, u64 gen, const void *data, u32 len,
+			     bool nowait)
 {
 	struct t_fake *f = priv;
 
 	mutex_lock(&f->lock);
+	if (nowait && f->crit_busy) {
+		mutex_unlock(&f->lock);
+		return -EAGAIN;
+	}
 	t_fake_log(f, T_CALL_CRIT, 0, gen, data, len);
 	if (!f->has_crit || gen >= f->crit_gen) {
 		memcpy(f->crit, data, len);
@@ -444,7 +451,7 @@ static ssize_t t_write(struct mst_rx_parser *p, const u8 *data, size_t len)
 	struct iov_iter it;
 
 	iov_iter_kvec(&it, ITER_SOURCE, &kv, 1, len);
-	return mst_rx_write(p, &it);
+	return mst_rx_write(p, &it, false);
 }
 
 /* Feeds @len bytes in pieces of @piece; every piece must be consumed whole. */
@@ -717,8 +724,12 @@ static void mst_rx_session_threads(struct kunit *test)
 		}
 		started++;
 	}
-	for (i = 0; i < started; i++)
-		wait_for_completion(&w[i].done);
+	for (i = 0; i < started; i++) {
+		if (!wait_for_completion_timeout(&w[i].done, 60 * HZ)) {
+			KUNIT_FAIL(test, "writer %u did not finish in 60 s", i);
+			wait_for_completion(&w[i].done);	/* uses the test's memory */
+		}
+	}
 	for (i = 0; i < started; i++)
 		KUNIT_EXPECT_EQ(test, w[i].err, 0);
 	t_expect_same(test, s, d);
@@ -796,6 +807,80 @@ static void mst_rx_partial_record_waits(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, d->fake.nlog, 1U);
 	KUNIT_EXPECT_EQ(test, d->p[0].state, MST_RX_HDR);
 	KUNIT_EXPECT_EQ(test, d->p[0].hdr_fill, 0U);
+	KUNIT_EXPECT_EQ(test, mst_rx_session_complete(&d->sess), -ENODATA);
+}
+
+/*
+ * A write that must not sleep (IOCB_NOWAIT) stops before the last byte of
+ * a record whose apply would sleep: -EAGAIN, nothing latched, nothing lost;
+ * the next write completes and applies it.
+ */
+static void mst_rx_nowait_apply(struct kunit *test)
+{
+	struct mst_geometry g = t_geo_v3;
+	struct t_src *s = t_src_new(test, &g, false);
+	struct t_dst *d = t_dst_new(test, &g, false);
+	struct kvec kv;
+	struct iov_iter it;
+	size_t len;
+
+	t_compat(s, 0);
+	t_crit(s, 1);
+	len = s->buf[0].len;
+	d->fake.crit_busy = true;
+	kv = (struct kvec){ .iov_base = s->buf[0].data, .iov_len = len };
+	iov_iter_kvec(&it, ITER_SOURCE, &kv, 1, len);
+	KUNIT_EXPECT_EQ(test, mst_rx_write(&d->p[0], &it, true), (ssize_t)len - 1);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&it), 1UL);
+	KUNIT_EXPECT_FALSE(test, d->fake.has_crit);
+	kv = (struct kvec){ .iov_base = s->buf[0].data + len - 1, .iov_len = 1 };
+	iov_iter_kvec(&it, ITER_SOURCE, &kv, 1, 1);
+	KUNIT_EXPECT_EQ(test, mst_rx_write(&d->p[0], &it, true), -EAGAIN);
+	KUNIT_EXPECT_NE(test, d->p[0].state, MST_RX_ERROR);
+	d->fake.crit_busy = false;
+	iov_iter_kvec(&it, ITER_SOURCE, &kv, 1, 1);
+	KUNIT_EXPECT_EQ(test, mst_rx_write(&d->p[0], &it, true), 1);
+	KUNIT_EXPECT_TRUE(test, d->fake.has_crit);
+	KUNIT_EXPECT_EQ(test, d->fake.crit_gen, 1ULL);
+	KUNIT_EXPECT_MEMEQ(test, d->fake.crit, s->crit, g.crit_size);
+}
+
+/*
+ * The end of a resuming FD: bytes after its END that never make a whole
+ * record are data after the end (-EEXIST, latched for the session); a
+ * record cut before the END leaves the stream incomplete (-ENODATA).
+ */
+static void mst_rx_trailing_bytes(struct kunit *test)
+{
+	struct mst_geometry g = t_geo_v3;
+	struct t_src *s = t_src_new(test, &g, false);
+	struct t_dst *d = t_dst_new(test, &g, false);
+	u32 i;
+
+	t_small_migration(s);
+	for (i = 0; i < g.nstreams; i++) {
+		t_feed(test, &d->p[i], s->buf[i].data, s->buf[i].len, SIZE_MAX);
+		KUNIT_EXPECT_EQ(test, mst_rx_parser_finish(&d->p[i]), 0);
+	}
+	KUNIT_EXPECT_EQ(test, mst_rx_session_complete(&d->sess), 0);
+
+	/* 20 bytes of a header after stream 1's END */
+	t_feed(test, &d->p[1], s->buf[1].data, 20, SIZE_MAX);
+	KUNIT_EXPECT_EQ(test, mst_rx_parser_finish(&d->p[1]), -EEXIST);
+	KUNIT_EXPECT_EQ(test, mst_rx_session_complete(&d->sess), -EEXIST);
+	KUNIT_EXPECT_EQ(test, t_write(&d->p[1], s->buf[1].data, 1), -EEXIST);
+}
+
+static void mst_rx_cut_before_end(struct kunit *test)
+{
+	struct mst_geometry g = t_geo_v3;
+	struct t_src *s = t_src_new(test, &g, false);
+	struct t_dst *d = t_dst_new(test, &g, false);
+
+	t_small_migration(s);
+	/* stream 0 without the last 20 bytes of its END */
+	t_feed(test, &d->p[0], s->buf[0].data, s->buf[0].len - 20, SIZE_MAX);
+	KUNIT_EXPECT_EQ(test, mst_rx_parser_finish(&d->p[0]), 0);
 	KUNIT_EXPECT_EQ(test, mst_rx_session_complete(&d->sess), -ENODATA);
 }
 
@@ -1391,6 +1476,9 @@ static struct kunit_case mst_rx_cases[] = {
 	KUNIT_CASE_PARAM(mst_rx_split_writes_v3, t_piece_gen_params),
 	KUNIT_CASE_PARAM(mst_rx_split_writes_v2, t_piece_gen_params),
 	KUNIT_CASE(mst_rx_partial_record_waits),
+	KUNIT_CASE(mst_rx_nowait_apply),
+	KUNIT_CASE(mst_rx_trailing_bytes),
+	KUNIT_CASE(mst_rx_cut_before_end),
 	KUNIT_CASE_PARAM(mst_rx_malformed_whole, t_bad_gen_params),
 	KUNIT_CASE_PARAM(mst_rx_malformed_bytewise, t_bad_gen_params),
 	KUNIT_CASE_PARAM(mst_rx_completeness, t_complete_gen_params),

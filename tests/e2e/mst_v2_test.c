@@ -12,6 +12,8 @@
  *   pattern backed;
  * - REINIT with and without the PRECOPY_INFOv2 opt-in.
  */
+#include <sys/stat.h>
+
 #include "mst_harness.h"
 
 #define SMALL_STATE	(16 * MST_MIB)
@@ -372,6 +374,15 @@ TEST_F(v2_dev, cancel_and_reset_end_the_session)
 	ASSERT_GT(read(sfd, buf, sizeof(buf)), 0);
 	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 	EXPECT_SYSERR(ENODEV, read(sfd, buf, sizeof(buf)));
+	{
+		struct vfio_precopy_info info;
+
+		/* the session ended: -ENODEV wins over the state's -EINVAL */
+		EXPECT_RET(-ENODEV, mst_precopy_info(sfd, &info));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_PRE_COPY, NULL));
+		EXPECT_RET(-ENODEV, mst_precopy_info(sfd, &info));
+		ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	}
 	close(sfd);
 	ASSERT_EQ(0, mst_checksum(self->dev.uuid, &sum1));
 	EXPECT_EQ(sum0, sum1);
@@ -428,6 +439,65 @@ TEST_F_TIMEOUT(v2_dev, nonblock_eagain_and_poll, 120)
 	mst_pipe_free(&p);
 	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 	close(sfd);
+}
+
+/*
+ * `checksum` hashes the whole state under the device's state lock: root
+ * only, and a read allocates nothing (an instance never opened has no state
+ * to hash).
+ */
+TEST(checksum_root_only_allocates_nothing)
+{
+	char uuid[37], path[256], buf[64];
+	uint64_t gen = 1;
+	struct stat sb;
+
+	MST_REQUIRE_DEVICE();
+	ASSERT_EQ(0, mst_mdev_create(uuid));
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mstream/checksum", uuid);
+	ASSERT_EQ(0, stat(path, &sb));
+	EXPECT_EQ(0400, sb.st_mode & 0777);
+	EXPECT_RET(-ENODATA, file_read_str(path, buf, sizeof(buf)));
+	/* crit_gen is 0 while no state is allocated */
+	EXPECT_EQ(0, mst_knob_read_u64(uuid, "crit_gen", &gen));
+	EXPECT_EQ(0, gen);
+	EXPECT_EQ(0, mst_mdev_remove(uuid));
+}
+
+/*
+ * v2 mux publishes a REINIT's record at once, outside the pool: REINITs
+ * while the FD is not read must not pile up records (memory the user could
+ * grow without bound). One unread record takes the newest content.
+ */
+TEST(mux_reinits_coalesce)
+{
+	struct mst_cfg cfg = MST_CFG_QUIET;
+	struct mst_dev dev;
+	struct mst_pipe p;
+	uint64_t gen = 0;
+	char why[256];
+	int sfd = -1;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = SMALL_STATE;
+	cfg.backing = "memory";
+	cfg.v2_mode = "mux";
+	ASSERT_EQ(0, mst_dev_create_open(&dev, &cfg));
+	ASSERT_EQ(0, mst_set_state(dev.fd, VFIO_DEVICE_STATE_PRE_COPY, &sfd));
+	for (int i = 0; i < 50; i++)
+		ASSERT_EQ(0, mst_knob_write(dev.uuid, "reinit", "1"));
+	ASSERT_EQ(0, mst_knob_read_u64(dev.uuid, "crit_gen", &gen));
+	ASSERT_EQ(0, mst_set_state(dev.fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
+	mst_pipe_init(&p, sfd, -1, 0, -1);
+	ASSERT_EQ(0, mst_drain(&p, 1, 120, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_TRUE(mst_pipe_check(&p, why, sizeof(why))) TH_LOG("%s", why);
+	TH_LOG("%llu CRIT records for 50 REINITs", (unsigned long long)p.mon.ncrit);
+	/* the session's first record, and one that took every REINIT */
+	EXPECT_EQ(2, p.mon.ncrit);
+	EXPECT_EQ(gen, p.mon.last_crit_gen);
+	mst_pipe_free(&p);
+	close(sfd);
+	mst_dev_destroy(&dev);
 }
 
 /* ------------------------------------------------------------ FSM */

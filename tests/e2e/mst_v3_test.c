@@ -15,7 +15,12 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <liburing.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "mst_harness.h"
@@ -286,6 +291,214 @@ TEST_F(v3_dev, stream_fds_errnos)
 	}
 	close(crit);
 	ASSERT_EQ(0, mst_reset(self->dev.fd));
+}
+
+struct fds_call {
+	int dev_fd;
+	struct vfio_device_feature *f;
+	int ret;
+};
+
+static void *fds_call_run(void *arg)
+{
+	struct fds_call *c = arg;
+
+	c->ret = ioctl(c->dev_fd, VFIO_DEVICE_FEATURE, c->f) ? -errno : 0;
+	return NULL;
+}
+
+static void *get_state_run(void *arg)
+{
+	uint32_t *st = arg;
+
+	mst_get_state((int)st[0], &st[1]);
+	return NULL;
+}
+
+/*
+ * GET MIG_STREAM_FDS copies the descriptors to userspace without holding
+ * the device's state lock: a fault on the user buffer (here, one a
+ * userfaultfd holds unresolved) stalls that call only, never the migration
+ * arcs or GET of the device state.
+ */
+TEST_F_TIMEOUT(v3_dev, stream_fds_copied_outside_the_lock, 60)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {};
+	struct uffdio_zeropage zp = {};
+	struct vfio_device_feature_mig_stream_fds *h;
+	struct uffd_msg msg;
+	struct fds_call c = { .dev_fd = self->dev.fd };
+	struct mst_v3_sess s;
+	uint32_t st[2];
+	pthread_t t, t2;
+	uint8_t *mem;
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	mem = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	memset(mem, 0, pg);
+	reg.range.start = (uintptr_t)mem + pg;
+	reg.range.len = pg;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_PRE_COPY, &s));
+	/* the headers end the first page; fds[] is on the missing one */
+	c.f = (void *)(mem + pg - sizeof(*c.f) - sizeof(*h));
+	c.f->argsz = sizeof(*c.f) + sizeof(*h) + 2 * sizeof(int32_t);
+	c.f->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_STREAM_FDS;
+	h = (void *)c.f->data;
+	h->num_fds = 2;
+	ASSERT_EQ(0, pthread_create(&t, NULL, fds_call_run, &c));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	/* the copy is stalled: the device's state lock must be free */
+	st[0] = self->dev.fd;
+	st[1] = 0xff;
+	ASSERT_EQ(0, pthread_create(&t2, NULL, get_state_run, st));
+	pthread_join(t2, NULL);
+	EXPECT_EQ(VFIO_DEVICE_STATE_PRE_COPY, st[1]);
+
+	zp.range.start = reg.range.start;
+	zp.range.len = pg;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, c.ret);
+	for (int i = 0; i < 2; i++) {
+		struct vfio_mig_stream_info si;
+
+		ASSERT_EQ(0, mst_stream_info(h->fds[i], &si));
+		EXPECT_EQ(i + 1, si.stream_id);
+		close(h->fds[i]);
+	}
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	mst_v3_close(&s);
+	munmap(mem, 2 * pg);
+	close(uffd);
+}
+
+/* A memory cgroup for this process; its memory.current path in @cur. */
+static int enter_memcg(char *cur, size_t len)
+{
+	const char *root = "/sys/fs/cgroup";
+	char path[256], pid[32];
+
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK)) {
+		mkdir("/tmp/mst-cgroup2", 0755);
+		root = "/tmp/mst-cgroup2";
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", root);
+		if (access(path, F_OK) &&
+		    mount("none", root, "cgroup2", 0, NULL))
+			return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
+	if (file_write_str(path, "+memory"))
+		return -EOPNOTSUPP;
+	snprintf(path, sizeof(path), "%s/mst-e2e-%d", root, getpid());
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(cur, len, "%s/memory.current", path);
+	snprintf(path, sizeof(path), "%s/mst-e2e-%d/cgroup.procs", root, getpid());
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return file_write_str(path, pid);
+}
+
+static uint64_t memcg_current(const char *cur)
+{
+	char buf[64] = "";
+
+	file_read_str(cur, buf, sizeof(buf));
+	return strtoull(buf, NULL, 10);
+}
+
+/*
+ * What a saving session holds, its engines' chunks included, is charged to
+ * the memory cgroup of the task that opened it (GFP_KERNEL_ACCOUNT, as
+ * mlx5's migration buffers are): a cgroup's limit bounds it.
+ */
+TEST_F_TIMEOUT(v3_dev, session_memory_charged_to_opener, 120)
+{
+	struct vfio_mig_stream_info si;
+	struct mst_v3_sess s;
+	uint64_t before, after, queued = 0;
+	char cur[512];
+	int ret;
+
+	ret = enter_memcg(cur, sizeof(cur));
+	if (ret)
+		SKIP(return, "no memory cgroup: %s", strerror(-ret));
+	before = memcg_current(cur);
+	/* two dirty streams of 8 MiB each: all of it fits their read-ahead */
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 2, VFIO_DEVICE_STATE_STOP_COPY, &s));
+	for (int i = 0; i < 400; i++) {
+		queued = 0;
+		for (uint32_t k = 1; k <= 2; k++) {
+			ASSERT_EQ(0, mst_stream_info(mst_v3_fd(&s, k), &si));
+			if (si.flags & VFIO_MIG_STREAM_INFO_END)
+				queued += si.queued_bytes;
+		}
+		if (queued >= SMALL_STATE)
+			break;
+		mst_sleep_ms(50);
+	}
+	ASSERT_GE(queued, SMALL_STATE);
+	after = memcg_current(cur);
+	TH_LOG("memory.current %llu -> %llu with %llu bytes queued",
+	       (unsigned long long)before, (unsigned long long)after,
+	       (unsigned long long)queued);
+	EXPECT_GE(after - before, SMALL_STATE);
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	mst_v3_close(&s);
+}
+
+/* Tasks whose name starts with @prefix (the driver's threads). */
+static int count_tasks(const char *prefix)
+{
+	char path[300], comm[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (!file_read_str(path, comm, sizeof(comm)) &&
+		    !strncmp(comm, prefix, strlen(prefix)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * STOP -> STOP_COPY is inside the downtime: it creates no thread (the
+ * engines run as work items of a workqueue made when the module loads).
+ */
+TEST_F(v3_dev, stop_copy_arc_spawns_no_thread)
+{
+	struct mst_v3_sess s;
+	int before, during;
+
+	before = count_tasks("mst-");
+	ASSERT_GE(before, 0);
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, mst_v3_open(self->dev.fd, 8, VFIO_DEVICE_STATE_STOP_COPY, &s));
+	during = count_tasks("mst-");
+	TH_LOG("driver threads: %d before the arc, %d after it", before, during);
+	EXPECT_EQ(before, during);
+	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	mst_v3_close(&s);
 }
 
 TEST_F(v3_dev, stream_info)
@@ -1215,6 +1428,47 @@ TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
 	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
 	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
 	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+	mst_v3_close(&s);
+	mst_v3_close(&d);
+}
+
+/*
+ * On the source, closing every descriptor of a dirty stream abandons it:
+ * its data is dropped and it no longer holds back the end of the critical
+ * stream, so the other streams drain to their end; the destination, which
+ * misses that stream, fails RESUMING -> STOP, and the source is intact.
+ */
+TEST_F_TIMEOUT(v3_end, source_dirty_stream_abandoned, 120)
+{
+	struct mst_v3_sess s, d;
+	struct mst_pipe p[3];
+	uint64_t sum0 = 0, sum1 = 1;
+	uint32_t num = 2;
+	int fds[2];
+	char why[256];
+
+	/* 2 MiB per dirty stream, far beyond one 64 KiB chunk of read-ahead */
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "read_ahead", 1));
+	ASSERT_EQ(0, mst_knob_write_u64(self->src.uuid, "chunk_size", 64 * 1024));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum0));
+	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 2, S(RESUMING), &d));
+	ASSERT_EQ(0, mst_v3_open(self->src.fd, 2, S(STOP_COPY), &s));
+	for (uint32_t i = 0; i <= 2; i++)
+		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
+	close(s.fds[1]);
+	s.fds[1] = -1;
+	p[2].eof = true;
+	ASSERT_EQ(0, mst_drain(p, 3, 60, why, sizeof(why))) TH_LOG("%s", why);
+	/* the abandoned stream cannot be had again */
+	EXPECT_RET(-ENODEV, mst_stream_fds(self->src.fd, fds, &num, NULL));
+	for (uint32_t i = 0; i <= 2; i++)
+		mst_pipe_free(&p[i]);
+	EXPECT_RET(-ENODATA, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_reset(self->dst.fd));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(RUNNING), NULL));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum1));
+	EXPECT_EQ(sum0, sum1);
 	mst_v3_close(&s);
 	mst_v3_close(&d);
 }

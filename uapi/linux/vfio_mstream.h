@@ -113,6 +113,36 @@
  * the end of a STOP_COPY save is therefore bounded by the dirty streams,
  * whatever the device does.
  *
+ * Errors of the stream FDs, in the order they are checked (the first that
+ * applies is returned):
+ *
+ * - read() of a source FD: the errno a failure latched on the stream (a
+ *   failed dirty stream is latched on the critical stream too); -ENODEV once
+ *   the session ended (a cancel, VFIO_DEVICE_RESET, the device FD closed);
+ *   0 at the end of the stream in STOP_COPY; -ENOMSG at a temporary end in
+ *   PRE_COPY/PRE_COPY_P2P; -EAGAIN with O_NONBLOCK or IOCB_NOWAIT when no
+ *   data is ready or another reader is copying. Data queued before an end
+ *   or a failure is returned first; a cancel drops it.
+ * - write() of a destination FD: -EAGAIN with O_NONBLOCK or IOCB_NOWAIT
+ *   while another write is in progress; -ENODEV once the session ended; the
+ *   errno latched by the first malformed record (every later write returns
+ *   it); -EAGAIN with O_NONBLOCK or IOCB_NOWAIT when applying critical data
+ *   would wait (nothing is lost: the record completes with the next write).
+ * - read() of a destination FD, write() of a source FD: -EBADF (the FDs
+ *   are O_WRONLY and O_RDONLY).
+ * - %VFIO_MIG_GET_STREAM_INFO: -EINVAL for a short @argsz or non-zero
+ *   @flags; -ENODEV once the session ended; -EINVAL on a destination FD or
+ *   outside PRE_COPY, PRE_COPY_P2P and STOP_COPY; -EFAULT.
+ * - VFIO_MIG_GET_PRECOPY_INFO: on the critical FD, -EINVAL for a short
+ *   argsz; -ENODEV once the session ended; -EINVAL outside PRE_COPY and
+ *   PRE_COPY_P2P (vfio.h); -EFAULT. -ENOTTY on a dirty or destination FD.
+ * - Any other ioctl: -ENOTTY.
+ *
+ * On the device FD: a SET of VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE in
+ * VFIO_DEVICE_STATE_ERROR is -EINVAL until VFIO_DEVICE_RESET; closing the
+ * device FD ends any session (its stream FDs then answer -ENODEV) and
+ * selects v2 again.
+ *
  * Failure: a dirty stream that fails on the source fails the critical stream
  * with the same errno (returned by its reads once its queued data is read),
  * so that a reader of the critical stream does not wait for an end that
@@ -120,6 +150,10 @@
  *
  * Cancel: any saving state may go back to RUNNING (or STOP) at any moment, as
  * in v2; every stream FD then returns -ENODEV and the device state is intact.
+ * -ENODEV is what reads, %VFIO_MIG_GET_STREAM_INFO and (on the critical FD)
+ * VFIO_MIG_GET_PRECOPY_INFO return on an FD of an ended session, whatever
+ * the device's state; only a malformed argument (a short argsz) is reported
+ * first, with -EINVAL.
  * A destination that leaves RESUMING for STOP before every stream has ended,
  * or after a stream was found corrupt, fails that arc and the device enters
  * VFIO_DEVICE_STATE_ERROR.
@@ -175,14 +209,18 @@ struct vfio_device_feature_mig_multistream {
  * into @fds. Each call installs new descriptors (which refer to the same
  * streams, as dup() would: the descriptors of one stream share its file
  * status flags, O_NONBLOCK included); the caller owns and closes them.
- * Closing a stream FD early does
- * not end the session: the stream's data is simply not delivered, and a
- * destination missing it fails RESUMING -> STOP.
+ * Closing a stream FD early does not end the session. On the source, once
+ * every descriptor of a dirty stream is closed, the stream is abandoned: its
+ * data is dropped, and it no longer holds back the end of the critical
+ * stream, so that the others can still be read to their end (a source
+ * stream nobody reads would otherwise keep the save from completing). A
+ * destination missing a stream fails RESUMING -> STOP.
  *
  * Errors: -ENOENT when no v3 session is open (v2 selected, or the device is
  * not in a saving or resuming state); -ENOSPC when @num_fds is below N, with
- * N written to @num_fds; -EINVAL for non-zero @flags. The FDs are opened
- * O_RDONLY on the source and O_WRONLY on the destination, like data_fd.
+ * N written to @num_fds; -EINVAL for non-zero @flags; -ENODEV when a dirty
+ * stream of the source was abandoned. The FDs are opened O_RDONLY on the
+ * source and O_WRONLY on the destination, like data_fd.
  */
 #define VFIO_DEVICE_FEATURE_MIG_STREAM_FDS 257
 
