@@ -84,18 +84,32 @@ def mann_whitney_p(a, b):
 
 class Comparison:
     """median(a) / median(b) with its interval and p; significant is None when a side
-    has fewer than MIN_RUNS runs."""
+    has fewer than MIN_RUNS runs. Comparison.to_bound(a, x) compares runs with a
+    computed bound x: the interval is of median(a) / x, and there is no p (a test
+    against a constant says nothing)."""
 
     def __init__(self, a, b, **kw):
         a = [x for x in a if x is not None]
         b = [x for x in b if x is not None]
         self.n_a, self.n_b = len(a), len(b)
+        self.bound = False
         ma, mb = median(a), median(b)
         self.ratio = ma / mb if ma is not None and mb else None
         self.lo = self.hi = self.p = None
         if self.ratio is not None and min(len(a), len(b)) >= MIN_RUNS:
             self.lo, self.hi = bootstrap_ratio(a, b, **kw)
             self.p = mann_whitney_p(a, b)
+
+    @classmethod
+    def to_bound(cls, a, bound):
+        c = cls(a, [])
+        a = [x for x in a if x is not None]
+        c.bound, c.n_b = True, 1
+        if a and bound:
+            c.ratio = median(a) / bound
+            if len(a) >= MIN_RUNS:
+                c.lo, c.hi = bootstrap_ratio(a, [bound])
+        return c
 
     @property
     def significant(self):
@@ -118,6 +132,8 @@ class Comparison:
         if self.lo is None:
             return "%.2f (too few runs for an interval: %d and %d)" % (
                 self.ratio, self.n_a, self.n_b)
+        if self.bound:
+            return "%.2f [%.2f, %.2f]" % (self.ratio, self.lo, self.hi)
         return "%.2f [%.2f, %.2f], p = %s%s" % (
             self.ratio, self.lo, self.hi, fmt_p(self.p),
             "" if self.significant else ", not significant")

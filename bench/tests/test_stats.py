@@ -106,6 +106,23 @@ class Compare(unittest.TestCase):
         self.assertEqual((c.n_a, c.ratio), (3, 2.0))
 
 
+class Bound(unittest.TestCase):
+    def test_ratio_to_a_computed_bound(self):
+        c = stats.Comparison.to_bound([4.4, 4.6, 4.5, 4.7, 4.5], 4.0)
+        self.assertAlmostEqual(c.ratio, 4.5 / 4.0)
+        # A resample's median is the smallest run (4.4) when 3 or more of its 5 draws
+        # are that run: P = 0.058 > 2.5%, so the interval reaches 4.4 / 4; the same for
+        # the largest (4.7).
+        self.assertEqual((c.lo, c.hi), (4.4 / 4.0, 4.7 / 4.0))
+        self.assertIsNone(c.p)
+        self.assertTrue(str(c).startswith("1.12 [1.10, 1.1"))
+
+    def test_target_against_a_bound(self):
+        c = stats.Comparison.to_bound([1.05, 1.06, 1.04, 1.05], 1.0)
+        self.assertIs(c.below(1.10), True)
+        self.assertIs(stats.Comparison.to_bound([1.2, 1.3, 1.25], 1.0).below(1.10), False)
+
+
 class Outliers(unittest.TestCase):
     def test_far_out_run(self):
         # S1 v2-today of the committed run: one 27 s run among 17.5 s ones
