@@ -7,12 +7,15 @@
  *       each copying its own BYTES buffer R times. One JSON line. The one-copy
  *       lower bound of a migration is state_size / this bandwidth.
  *
- *   mstbench pipe [--threads T] [--size BYTES] [--buf-size B]
+ *   mstbench pipe [--threads T] [--size BYTES] [--buf-size B] [--via memfd|pipe]
  *       the pipeline bound of a migration of BYTES: the same bytes through read()
  *       and write() with no device work. T threads (default: online CPUs, the
- *       reader pool's default) each move their slice of a memfd holding BYTES
- *       into a second, preallocated memfd, B bytes (default 1 MiB, the pool's
- *       read size) per pread()/pwrite(). One JSON line with the seconds taken.
+ *       reader pool's default) each move their share, B bytes (default 1 MiB, the
+ *       pool's read size) per call: --via memfd (default) pread()s a memfd holding
+ *       the bytes and pwrite()s them into a second, preallocated one; --via pipe
+ *       write()s B bytes into a pipe of B bytes' capacity and read()s them back out
+ *       (two copies per byte, as a migration's read() and write(), with kernel
+ *       buffers instead of a page cache). One JSON line with the seconds taken.
  *
  *   mstbench reinit [options] SRC DST
  *       critical-data latency: migrate SRC to DST with libmstream and, once the
@@ -175,6 +178,7 @@ static int cmd_copybw(int argc, char **argv)
 
 struct pw {
 	pthread_barrier_t *bar;
+	bool via_pipe;
 	int src, dst;
 	uint64_t off, len;
 	size_t buf_size;
@@ -189,9 +193,31 @@ static void *pw_thread(void *arg)
 	if (!buf)
 		die("pipe: out of memory");
 	memset(buf, 0, w->buf_size);
+	if (w->via_pipe) {
+		int p[2];
+
+		if (pipe(p) || fcntl(p[1], F_SETPIPE_SZ, (int)w->buf_size) < (int)w->buf_size)
+			die("pipe: a pipe of %zu bytes: %s", w->buf_size, strerror(errno));
+		w->src = p[0];
+		w->dst = p[1];
+	}
 	pthread_barrier_wait(w->bar);
 	w->t0 = mstream_now_ns();
-	for (uint64_t done = 0; done < w->len;) {
+	for (uint64_t done = 0; w->via_pipe && done < w->len;) {
+		size_t n = w->len - done < w->buf_size ? w->len - done : w->buf_size;
+
+		if (write(w->dst, buf, n) != (ssize_t)n)
+			die("pipe: write: %s", strerror(errno));
+		for (size_t got = 0; got < n;) {
+			ssize_t r = read(w->src, buf + got, n - got);
+
+			if (r <= 0)
+				die("pipe: read: %s", r ? strerror(errno) : "EOF");
+			got += r;
+		}
+		done += n;
+	}
+	for (uint64_t done = 0; !w->via_pipe && done < w->len;) {
 		size_t n = w->len - done < w->buf_size ? w->len - done : w->buf_size;
 		ssize_t r = pread(w->src, buf, n, w->off + done);
 
@@ -231,25 +257,28 @@ static int cmd_pipe(int argc, char **argv)
 	unsigned int threads = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t size = 256 << 20;
 	size_t buf_size = 1 << 20;
+	bool via_pipe = false;
 	static const struct option lo[] = {
-		{ "threads", 1, 0, 't' }, { "size", 1, 0, 's' }, { "buf-size", 1, 0, 'b' }, { 0 }
+		{ "threads", 1, 0, 't' }, { "size", 1, 0, 's' }, { "buf-size", 1, 0, 'b' },
+		{ "via", 1, 0, 'v' }, { 0 }
 	};
 	pthread_barrier_t bar;
 	uint64_t t0 = UINT64_MAX, t1 = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:s:b:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:s:b:v:", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': threads = atoi(optarg); break;
 		case 's': size = parse_size(optarg); break;
 		case 'b': buf_size = parse_size(optarg); break;
+		case 'v': via_pipe = !strcmp(optarg, "pipe"); break;
 		default: die("pipe: bad usage");
 		}
 	}
 	if (!threads || !buf_size || size < threads)
 		die("pipe: bad parameters");
-	int src = filled_memfd("mstbench-src", size, 0x5a);
-	int dst = filled_memfd("mstbench-dst", size, 0xa5);
+	int src = via_pipe ? -1 : filled_memfd("mstbench-src", size, 0x5a);
+	int dst = via_pipe ? -1 : filled_memfd("mstbench-dst", size, 0xa5);
 	struct pw *w = calloc(threads, sizeof(*w));
 	pthread_t *th = calloc(threads, sizeof(*th));
 	/* slices of whole buffers, the last one takes the rest */
@@ -257,7 +286,8 @@ static int cmd_pipe(int argc, char **argv)
 
 	pthread_barrier_init(&bar, NULL, threads);
 	for (unsigned int i = 0; i < threads; i++) {
-		w[i] = (struct pw){ .bar = &bar, .src = src, .dst = dst, .off = per * i,
+		w[i] = (struct pw){ .bar = &bar, .via_pipe = via_pipe, .src = src, .dst = dst,
+				    .off = per * i,
 				    .len = i + 1 < threads ? per : size - per * i,
 				    .buf_size = buf_size };
 		pthread_create(&th[i], NULL, pw_thread, &w[i]);
@@ -269,9 +299,9 @@ static int cmd_pipe(int argc, char **argv)
 	}
 	double sec = (t1 - t0) / 1e9;
 
-	printf("{\"command\":\"pipe\",\"status\":\"ok\",\"threads\":%u,\"size\":%" PRIu64
-	       ",\"buf_size\":%zu,\"seconds\":%.6f,\"mib_s\":%.1f}\n",
-	       threads, size, buf_size, sec, size / sec / (1 << 20));
+	printf("{\"command\":\"pipe\",\"status\":\"ok\",\"via\":\"%s\",\"threads\":%u,"
+	       "\"size\":%" PRIu64 ",\"buf_size\":%zu,\"seconds\":%.6f,\"mib_s\":%.1f}\n",
+	       via_pipe ? "pipe" : "memfd", threads, size, buf_size, sec, size / sec / (1 << 20));
 	return 0;
 }
 

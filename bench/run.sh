@@ -51,10 +51,10 @@ top=${MSTREAM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bench=$top/bench
 out=${BENCH_OUT:-$bench/results}
 raw=$out/raw
-# The Makefile passes copies of the CLI and the module taken when the bench started, so
+# The Makefile passes copies of the CLI, mstbench and the module taken when the bench started, so
 # that a rebuild of the tree during the run does not change what is measured.
 cli=${BENCH_CLI:-$top/userspace/build/mstream}
-mb=$bench/build/mstbench
+mb=${BENCH_MSTBENCH:-$bench/build/mstbench}
 quick=${QUICK:-0}
 [ "$quick" = 0 ] && quick=
 mode=full
