@@ -16,6 +16,7 @@ import sys
 
 import plots
 import records as R
+import report_perf
 import report_qemu
 import report_reinit
 import report_scale
@@ -392,49 +393,7 @@ def side_files(ctx, cal, all_recs):
                           **(c.get("result") or {})) for c in cal])
 
 
-# ------------------------------------------------------------ profiles, targets
-
-def perf_top(outdir, name, n=12):
-    """Top symbols of a perf profile, as written by `make -C bench perf-report`."""
-    p = os.path.join(outdir, "perf", name + ".txt")
-    if not os.path.exists(p):
-        return None
-    rows = []
-    for line in open(p, encoding="utf-8", errors="replace"):
-        line = line.rstrip()
-        parts = line.split()
-        if parts and not line.startswith("#") and parts[0].endswith("%"):
-            rows.append(line.strip())
-        if len(rows) >= n:
-            break
-    return rows
-
-
-def profiles(ctx):
-    o = ctx.o
-    profs = [(n, perf_top(ctx.outdir, n)) for n in ("s2-v3-4", "s2-v2-mux4", "s2-v2-today")]
-    profs = [(n, t) for n, t in profs if t]
-    if not profs:
-        return
-    o("## Profiles (perf in the guest)")
-    o()
-    o("`perf record -a -e cpu-clock -F 499` over one extra run of the variant (not counted "
-      "above), reported on the host with the guest's kallsyms by `make -C bench perf-report` "
-      "(`perf/*.txt`; the profile itself, `perf/bench.data`, is not committed: these tables "
-      "are regenerated only by a new run). Top symbols by share of all samples of both vCPUs. "
-      "The per-record CRC (`crc32_body`) is the sample device's, computed in the kernel on "
-      "the guest's vCPUs, where a real device's firmware computes it on the device: these "
-      "profiles are integrity as the sample does it, not as real devices do.")
-    o()
-    for name, top in profs:
-        o("**%s**" % name)
-        o()
-        o("```")
-        for l in top:
-            o(l)
-        o("```")
-        o()
-
+# ------------------------------------------------------------ targets
 
 def targets(ctx):
     o = ctx.o
@@ -490,7 +449,7 @@ def report(outdir):
     sqrecs = R.load(os.path.join(ctx.raw, "sq.jsonl"))
     if sqrecs:
         report_qemu.section(ctx.o, outdir, sqrecs, R.mig_row, R.write_csv, R.human_bytes)
-    profiles(ctx)
+    report_perf.section(ctx.o, outdir)
     targets(ctx)
     with open(os.path.join(outdir, "summary.md"), "w", encoding="utf-8") as f:
         f.write(ctx.o.text())

@@ -135,9 +135,10 @@ class Outliers(unittest.TestCase):
         self.assertEqual(stats.outliers([1.0, 1.0, 9.0]), [])
 
 
-def main():
-    tests = list(unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__]))
-    cases = [t for suite in tests for t in suite]
+def tap_main(module, suite):
+    """Run a module's test cases, printing TAP; 1 when any failed."""
+    tests = list(unittest.defaultTestLoader.loadTestsFromModule(module))
+    cases = [t for s in tests for t in s]
     print("TAP version 13")
     print("1..%d" % len(cases))
     failed = 0
@@ -146,14 +147,14 @@ def main():
         case.run(res)
         name = case.id().split(".", 1)[1]
         if res.wasSuccessful():
-            print("ok %d - stats: %s" % (i, name))
+            print("ok %d - %s: %s" % (i, suite, name))
         else:
             failed += 1
-            print("not ok %d - stats: %s" % (i, name))
+            print("not ok %d - %s: %s" % (i, suite, name))
             for _, tb in res.failures + res.errors:
                 print("# " + tb.replace("\n", "\n# "))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap_main(sys.modules[__name__], "stats"))
