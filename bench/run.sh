@@ -17,6 +17,9 @@
 #   s2p, s1p  the same with precopy on, the main case: the workload dirties pages
 #        (dirty_rate: a quarter of one engine's rate) and the session switches over
 #        once the dirty bytes pending fall below --threshold
+#   s2i  s2 with integrity checking as real devices do it (the device's `integrity`
+#        knob set to `device`: no per-record CRC on the host's CPUs); skipped, and said
+#        so in params-run.txt, while the module has no such knob
 #   rb   REINIT in PRE_COPY with a dirty backlog of B bytes still queued (B from 0 to
 #        the whole state), engines limited to s1's rate: time from the REINIT until
 #        switchover is allowed and the downtime that follows
@@ -43,7 +46,7 @@
 # params-run.txt, so that the list runs unchanged once the module has them.
 #
 # Environment: QUICK=1 (fewer runs, smaller states),
-# BENCH_SCENARIOS="cal s2 s1 s2p s1p rb s3 s4 s5 sq", BENCH_OUT=DIR, BENCH_REPS=N,
+# BENCH_SCENARIOS="cal s2 s1 s2p s1p s2i rb s3 s4 s5 sq", BENCH_OUT=DIR, BENCH_REPS=N,
 # BENCH_PERF=0|1, and the sizes below (BENCH_*).
 set -uo pipefail
 
@@ -85,7 +88,7 @@ else
 	rb_size=${BENCH_RB_SIZE:-128M}
 	perf=${BENCH_PERF:-1}
 fi
-scenarios=${BENCH_SCENARIOS:-cal s2 s1 s2p s1p rb s3 s4 s5 sq}
+scenarios=${BENCH_SCENARIOS:-cal s2 s1 s2p s1p s2i rb s3 s4 s5 sq}
 sq_bw=${BENCH_SQ_BW:-32}	# sq's device-bound case: MiB/s per engine
 variants_all="v2-today v2-thread v2-pool v2-mux4 v2-mux8 v2-muxhead4 v2-muxhead8 v3-1 v3-2 v3-4 v3-8"
 s1_variants=${BENCH_S1_VARIANTS:-$variants_all}
@@ -357,12 +360,17 @@ run_cal() {	# run_cal WHEN
 
 # ---------------------------------------------------------------- s2, s1
 
-# run_s12 SCENARIO BW VARIANTS [DIRTY_RATE]: with a dirty rate, precopy on (the
-# workload dirtying that many pages/s until the session switches over).
+# run_s12 SCENARIO BW VARIANTS [DIRTY_RATE [INTEGRITY]]: with a dirty rate, precopy on
+# (the workload dirtying that many pages/s until the session switches over); with
+# INTEGRITY, the source's and destination's integrity knob set to it for the scenario.
 run_s12() {
-	local sc=$1 bw=$2 vars r v i dirty=${4:-}
+	local sc=$1 bw=$2 vars r v i dirty=${4:-} integ=${5:-}
 	vars=($(supported $3))
 	geometry 1 "$s12_size" memory || die "geometry"
+	if [ -n "$integ" ]; then
+		knob "${src[0]}" integrity "$integ" && knob "${dst[0]}" integrity "$integ" ||
+			die "$sc: cannot set integrity=$integ"
+	fi
 	precopy_args=(--no-precopy)
 	if [ -n "$dirty" ]; then
 		knob "${src[0]}" dirty_rate "$dirty"
@@ -386,6 +394,10 @@ run_s12() {
 		done
 	done
 	knob "${src[0]}" dirty_rate 0
+	if [ -n "$integ" ]; then
+		knob "${src[0]}" integrity crc
+		knob "${dst[0]}" integrity crc
+	fi
 	precopy_args=(--no-precopy)
 }
 
@@ -651,6 +663,14 @@ for sc in $scenarios; do
 		echo "${sc}_dirty_rate=$p_dirty" >>"$raw/params-run.txt"
 		if [ $sc = s2p ]; then run_s12 s2p 0 "$p_variants" "$p_dirty"
 		else run_s12 s1p "$s1_bw" "$p_variants" "$p_dirty"; fi
+		;;
+	s2i)
+		if [ -e "/sys/bus/mdev/devices/${src[0]}/mstream/integrity" ]; then
+			run_s12 s2i 0 "$s2_variants" "" device
+		else
+			log "s2i: the module has no integrity knob: skipped"
+			echo "skipped_scenario=s2i" >>"$raw/params-run.txt"
+		fi
 		;;
 	rb) run_rb ;;
 	s3) run_s3 ;;
