@@ -29,8 +29,8 @@ def gnuplot(outdir, name, script, data):
     dat = os.path.join(pdir, name + ".dat")
     with open(dat, "w", encoding="utf-8") as f:
         f.write(data)
-    head = ("set terminal pngcairo noenhanced size 960,560 font 'sans,10'\n"
-            if gp and _terminal(gp) else "set terminal png noenhanced size 960,560\n")
+    head = ("set terminal pngcairo noenhanced size 1000,600 font 'sans,10'\n"
+            if gp and _terminal(gp) else "set terminal png noenhanced size 1000,600\n")
     # the script names its files relative to the results directory, so that it
     # redraws the figure from a fresh clone: cd RESULTS; gnuplot plot/NAME.gp
     full = head + "set output '%s.png'\n" % name + script.replace("DATA", "'plot/%s.dat'" % name)
@@ -45,7 +45,7 @@ def gnuplot(outdir, name, script, data):
 
 
 def line_plot(outdir, name, title, caption, xlabel, ylabel, series, logx=False, logy=False,
-              xtics=None, ymin0=True):
+              xtics=None, ymin0=True, key="top right"):
     """series: [{"label", "points": [(x, median, min, max)], "bound": bool}]. A measured
     series is drawn as a line through its medians with min-max bars; a bound (computed
     or measured once per x) as a dashed line without bars."""
@@ -67,8 +67,8 @@ def line_plot(outdir, name, title, caption, xlabel, ylabel, series, logx=False, 
             plots.append('DATA index %d using 1:2:3:4 with yerrorlines lw 2 title "%s"'
                          % (i, _q(s["label"])))
     script = 'set title "%s\\n%s"\n' % (_q(title), _q(caption))
-    script += 'set xlabel "%s"\nset ylabel "%s"\nset grid\nset key outside right top\n' % (
-        _q(xlabel), _q(ylabel))
+    script += 'set xlabel "%s"\nset ylabel "%s"\nset grid\nset key %s opaque box\n' % (
+        _q(xlabel), _q(ylabel), key)
     if logx:
         script += "set logscale x 2\n"
     if logy:
@@ -96,7 +96,7 @@ def bar_plot(outdir, name, title, caption, ylabel, labels, series, logy=False):
     script = 'set title "%s\\n%s"\n' % (_q(title), _q(caption))
     script += ('set ylabel "%s"\nset style data histograms\nset style histogram clustered\n'
                'set style fill solid 0.7 border -1\nset grid ytics\nset xtics rotate by -30\n'
-               'set key outside right top\n' % _q(ylabel))
+               'set key top right opaque box\n' % _q(ylabel))
     script += "set logscale y\n" if logy else "set yrange [0:*]\n"
     script += "plot " + ", \\\n     ".join(plots) + "\n"
     return gnuplot(outdir, name, script, data)

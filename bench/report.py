@@ -99,7 +99,7 @@ def header(ctx, cal, all_recs):
     mh = dict(l.split(": ", 1) for l in mhost.splitlines() if ": " in l)
     loads = [R.host_load(r) for r in all_recs]
     loads = sorted(x for x in loads if x is not None)
-    ctx.machine = "TCG guest, %s vCPUs, on %s (%s); host load %s" % (
+    ctx.machine = "TCG guest, %s vCPUs, on %s (%s host); host load %s" % (
         mg.get("vcpus", "?"), mh.get("host cpu", "?"), "shared",
         "%.1f-%.1f" % (loads[0], loads[-1]) if loads else "not recorded")
     o("# vfio-mstream benchmark results")

@@ -99,7 +99,7 @@ def s4(ctx):
     n_runs = max((s["runs"] for s in st.values()), default=0)
     plots.line_plot(ctx.outdir, "s4_devices", "Scenario 4: downtime vs devices (%s per device, "
                     "engine_bw %s MiB/s)" % (R.human_bytes(state), ebw), ctx.caption(n_runs),
-                    "devices migrated", "downtime (s)", ser, xtics=[1, 2, 4])
+                    "devices migrated", "downtime (s)", ser, xtics=[1, 2, 4], key="top left")
     ctx.img("s4_devices", "scenario 4")
 
 
