@@ -85,9 +85,11 @@ def mig_row(rec):
     fw = rec.get("fw_busy_ns") or []
     fw_ms = sum(x for x in fw if isinstance(x, (int, float))) / 1e6 if fw else None
     eng = rec.get("engines") or 1
+    # fw_busy_ns counts from the device's open: precopy's engine time is in it
+    busy_ns = (stop or 0) + (r.get("precopy_ns") or 0)
     util = None
-    if good and stop and fw_ms is not None:
-        util = fw_ms / (eng * ndev * stop / 1e6)
+    if good and busy_ns and fw_ms is not None:
+        util = fw_ms / (eng * ndev * busy_ns / 1e6)
     pool = r.get("pool") or {}
     rss = rec.get("rss") or {}
     ends, sums = [], []

@@ -312,7 +312,7 @@ def s12(ctx, sc):
             R.fmt_s(pst["median"]), R.cell(pst), pst["n"],
             "moving %s through read() and write()" % R.human_bytes(state)))
         o()
-    o("*engine busy* = the source's `fw_busy_ns` / (engines x STOP_COPY time): near 100% the "
+    o("*engine busy* = the source's `fw_busy_ns` / (engines x (PRE_COPY + STOP_COPY time)): near 100% the "
       "engines (the device) are the bottleneck. *CPU s/GiB*: CPU seconds per GiB of state, "
       "of the CLI process (user + system, its readers' read() and write() included) and of "
       "the whole guest (/proc/stat busy time during the run: the device's engines and the "

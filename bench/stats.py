@@ -130,8 +130,8 @@ class Comparison:
         if self.ratio is None:
             return "-"
         if self.lo is None:
-            return "%.2f (too few runs for an interval: %d and %d)" % (
-                self.ratio, self.n_a, self.n_b)
+            return "%.2f (too few runs for an interval: %s)" % (
+                self.ratio, self.n_a if self.bound else "%d and %d" % (self.n_a, self.n_b))
         if self.bound:
             return "%.2f [%.2f, %.2f]" % (self.ratio, self.lo, self.hi)
         return "%.2f [%.2f, %.2f], p = %s%s" % (
