@@ -245,6 +245,17 @@ def stats_of(rows, field="downtime_ms"):
             "outliers": [r for r in rows if r["outlier"]]}
 
 
+def pipe_bound(rows):
+    """The pipeline bound's runs: per rotation (rep), the fastest of its pipe runs (one
+    thread and the pool's thread count)."""
+    best = {}
+    for r in rows:
+        if r["variant"] == PIPE and r["status"] == "ok" and r["downtime_ms"] is not None:
+            if r["rep"] not in best or r["downtime_ms"] < best[r["rep"]]["downtime_ms"]:
+                best[r["rep"]] = r
+    return [best[k] for k in sorted(best)]
+
+
 def pipeline_bw(path):
     """Best median throughput (MiB/s) of the migrations in a scenario's file."""
     rows = [mig_row(r) for r in load(path) if r.get("variant") != PIPE]

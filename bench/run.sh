@@ -279,12 +279,12 @@ migrate() {
 # precopy_args: the CLI's precopy options of the scenario running (migrate() uses them).
 precopy_args=(--no-precopy)
 
-# pipe_run SCENARIO REP SIZE: one pipeline-bound run (mstbench pipe), as a record of
-# variant "pipe" next to the migrations it bounds.
+# pipe_run SCENARIO REP SIZE THREADS: one pipeline-bound run (mstbench pipe), as a
+# record of variant "pipe" next to the migrations it bounds.
 pipe_run() {
 	local res rc hl0 hl1
 	hl0=$(host_load)
-	res=$("$mb" pipe --size "$3" 2>"$raw/.err")
+	res=$("$mb" pipe --size "$3" --threads "$4" 2>"$raw/.err")
 	rc=$?
 	hl1=$(host_load)
 	case $res in "{"*) ;; *) res=null ;; esac
@@ -383,8 +383,11 @@ run_s12() {
 	for ((r = 1; r <= reps; r++)); do
 		for v in $(rotate "$r" "${vars[@]}" pipe); do
 			if [ "$v" = pipe ]; then
+				# one thread and the pool's thread count (the vCPUs): the
+				# report takes the faster of each rotation as its bound
 				for ((i = 0; i < pipe_reps; i++)); do
-					note_run "$raw/$sc.jsonl" "$(pipe_run "$sc" "$r" "$s12_size")"
+					note_run "$raw/$sc.jsonl" "$(pipe_run "$sc" "$r" "$s12_size" 1)"
+					note_run "$raw/$sc.jsonl" "$(pipe_run "$sc" "$r" "$s12_size" "$(nproc)")"
 				done
 				log "$sc rep $r pipeline bound: $(tail -n 1 "$raw/$sc.jsonl" | grep -o '"seconds":[0-9.]*')"
 				continue
