@@ -92,7 +92,7 @@ def rb(ctx):
                for v in vars_]
         plots.line_plot(ctx.outdir, name, "Scenario RB: %s vs the dirty backlog B" % what,
                         ctx.caption(n_runs), "dirty backlog B queued at the REINIT (MiB)",
-                        "%s (%s, log)" % (what, unit), ser, logy=True)
+                        "%s (%s, log)" % (what, unit), ser, logy=True, key="top left")
         ctx.img(name, "scenario rb " + what)
     half = min(fracs, key=lambda f: abs(f - 0.5))
     v34 = sw.get(("v3-4", half), {}).get("values", [])
