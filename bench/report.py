@@ -348,7 +348,8 @@ def s12(ctx, sc):
         plots.line_plot(ctx.outdir, fname + "_cpu", "%s: CPU per GiB vs N" % title,
                         ctx.caption(n_runs), "N: dirty FDs (v3) or engines (v2 mux)",
                         "guest CPU-seconds per GiB of state (s/GiB)",
-                        vs_n_series(g, "machine_cpu_s_per_gib"), logx=True, xtics=[1, 2, 4, 8])
+                        vs_n_series(g, "machine_cpu_s_per_gib"), logx=True, xtics=[1, 2, 4, 8],
+                        key="top left")
         ctx.img(fname + "_cpu", sc + " cpu")
     return st, g, state, ebw, pst
 
