@@ -21,9 +21,10 @@ DESC = {
                  "(one reader thread; QEMU 10 itself is scenario Q)",
     "v2-pool": "v2, one engine, one FD, read by the same reader pool as v3 (the control: "
                "the reader's effect without the protocol's)",
-    "v2-mux4": "v2 mux: 4 engines multiplexed onto the one FD, new critical data "
-               "appended at the tail, reader pool",
-    "v2-mux8": "v2 mux: 8 engines, tail, reader pool",
+    "v2-mux4": "v2 mux: 4 engines multiplexed onto the one FD, reader pool; new critical "
+               "data goes behind every chunk already queued on the FD (ahead of what the "
+               "engines have not published)",
+    "v2-mux8": "v2 mux: 8 engines, as v2-mux4",
     "v2-muxhead4": "v2 mux-head: 4 engines, new critical data inserted at the head of "
                    "the FD, reader pool (the strongest single-FD design)",
     "v2-muxhead8": "v2 mux-head: 8 engines, reader pool",

@@ -449,9 +449,11 @@ def targets(ctx):
 
 def report(outdir):
     ctx = Ctx(outdir)
-    for f in os.listdir(outdir):
-        if f.endswith(".png"):
-            os.unlink(os.path.join(outdir, f))
+    # every figure is drawn again: none of an earlier report may stay behind
+    pdir = os.path.join(outdir, "plot")
+    for d, f in [(outdir, f) for f in os.listdir(outdir) if f.endswith(".png")] + \
+            [(pdir, f) for f in (os.listdir(pdir) if os.path.isdir(pdir) else [])]:
+        os.unlink(os.path.join(d, f))
     cal = R.load(os.path.join(ctx.raw, "cal.jsonl"))
     all_recs = [r for f in sorted(os.listdir(ctx.raw)) if f.endswith(".jsonl")
                 for r in R.load(os.path.join(ctx.raw, f))] if os.path.isdir(ctx.raw) else []
