@@ -27,6 +27,9 @@ from stats import Comparison
 # report_reinit.py
 T_DEVICE_BOUND = 1.10
 T_READER_MUXHEAD = 0.7
+# targets of issue 7 kept for continuity
+T_S1 = 0.30
+T_S2_MUX = 0.6
 
 
 class Out:
@@ -368,6 +371,16 @@ def s12_targets(ctx, res):
         ctx.verdicts.append(("Device-bound (S1): v3-N <= %.2f x the device bound, N = 1..8" %
                              T_DEVICE_BOUND, allmet if worst else None,
                              "; ".join(worst) or "not measured"))
+    if s1:
+        st, g, _, _, _ = s1
+        ctx.verdict("S1: v3-4 <= %.2f x v2-today (issue 7)" % T_S1, Comparison(
+            R.values(g.get("v3-4", [])), R.values(g.get(R.V2, []))) if g.get("v3-4") else None,
+            T_S1, "`v3-4` / `v2-today`")
+    if s2:
+        st, g, _, _, _ = s2
+        ctx.verdict("S2: v3-4 <= %.1f x v2-mux4 (issue 7)" % T_S2_MUX, Comparison(
+            R.values(g.get("v3-4", [])), R.values(g.get("v2-mux4", []))) if g.get("v3-4") else None,
+            T_S2_MUX, "`v3-4` / `v2-mux4`")
     s2 = res.get("s2i") or s2
     if s2:
         st, g, _, _, _ = s2

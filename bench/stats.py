@@ -130,13 +130,18 @@ class Comparison:
         if self.ratio is None:
             return "-"
         if self.lo is None:
-            return "%.2f (too few runs for an interval: %s)" % (
-                self.ratio, self.n_a if self.bound else "%d and %d" % (self.n_a, self.n_b))
+            return "%s (too few runs for an interval: %s)" % (
+                fmt_ratio(self.ratio), self.n_a if self.bound else "%d and %d" % (self.n_a, self.n_b))
         if self.bound:
-            return "%.2f [%.2f, %.2f]" % (self.ratio, self.lo, self.hi)
-        return "%.2f [%.2f, %.2f], p = %s%s" % (
-            self.ratio, self.lo, self.hi, fmt_p(self.p),
+            return "%s [%s, %s]" % (fmt_ratio(self.ratio), fmt_ratio(self.lo), fmt_ratio(self.hi))
+        return "%s [%s, %s], p = %s%s" % (
+            fmt_ratio(self.ratio), fmt_ratio(self.lo), fmt_ratio(self.hi), fmt_p(self.p),
             "" if self.significant else ", not significant")
+
+
+def fmt_ratio(r):
+    """Two decimals, or two significant digits below 0.1 (a 0.3% ratio is not 0.00)."""
+    return "%.2f" % r if r >= 0.1 else "%.2g" % r
 
 
 def fmt_p(p):

@@ -88,6 +88,10 @@ class Compare(unittest.TestCase):
         self.assertNotIn("not significant", str(c))
         self.assertIn("p = 0.0079", str(c))
 
+    def test_small_ratios_keep_their_digits(self):
+        c = stats.Comparison([5.0, 5.2, 4.9], [1500.0, 1600.0, 1550.0])
+        self.assertTrue(str(c).startswith("0.0032 ["), str(c))
+
     def test_too_few_runs(self):
         c = stats.Comparison([1.0], [2.0])
         self.assertEqual(c.ratio, 0.5)
