@@ -268,6 +268,13 @@ def pipeline_bw(path):
     return best
 
 
+def outlier_variants(path):
+    """The migration variants of a scenario's file with a far-out downtime."""
+    rows = [mig_row(r) for r in load(path) if r.get("variant") != PIPE]
+    return vsort(v for v, rs in group(rows, lambda r: r["variant"]).items()
+                 if stats_of(rs)["outliers"])
+
+
 def vsort(names):
     return sorted(names, key=lambda v: (ORDER.index(v) if v in ORDER else 99, v))
 
@@ -333,7 +340,7 @@ def outlier_notes(label, st, field="downtime_ms", unit="s"):
     out = []
     for r in st["outliers"]:
         out.append("%s run %s: %s %s against a median of %s %s, host load %s during it "
-                   "(kept: the median does not move with it)" % (
+                   "(kept in the median)" % (
                        label, r["rep"], f(r[field]), unit, f(st["median"]), unit,
                        "%.2f" % r["host_load"] if r["host_load"] is not None else "not recorded"))
     return out

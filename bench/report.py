@@ -6,6 +6,8 @@ params.txt and machine.txt.
   bench/report.py [RESULTS_DIR]           write everything (default bench/results)
   bench/report.py --pipeline-bw FILE      print the best median throughput in MiB/s of
                                           the runs in FILE (run.sh sizes engine_bw by it)
+  bench/report.py --outliers FILE         print the variants with a far-out run in FILE
+                                          (run.sh runs each once more)
 
 Every figure in summary.md is a median over the runs of one point, with the spread
 (min-max) next to it; every comparison is a ratio of medians with its bootstrap 95%
@@ -120,7 +122,9 @@ def header(ctx, cal, all_recs):
       "switchover) are the main ones; the `--no-precopy` scenarios move the whole state in "
       "the downtime and are the **worst case**. Each point is the **median of %s runs** with "
       "the spread **(min-max)** in parentheses; a `*` marks a point with a far-out run "
-      "(listed under its table, kept in the median). The variants of one scenario run "
+      "(beyond the quartiles by 3 interquartile ranges; listed under its table with the "
+      "host's load during it, and kept in the median; in scenarios 1, 2, 1p and 2p run.sh "
+      "then runs that variant once more, as run reps + 1). The variants of one scenario run "
       "interleaved in the same guest boot, in a rotating order." % ctx.params.get("reps", "?"))
     o()
     o(stats.NOTE)
@@ -494,6 +498,10 @@ def report(outdir):
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "--pipeline-bw":
         print("%.0f" % R.pipeline_bw(sys.argv[2]))
+        return
+    if len(sys.argv) >= 3 and sys.argv[1] == "--outliers":
+        for v in R.outlier_variants(sys.argv[2]):
+            print(v)
         return
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "results")
