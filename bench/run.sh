@@ -364,7 +364,7 @@ run_cal() {	# run_cal WHEN
 # (the workload dirtying that many pages/s until the session switches over); with
 # INTEGRITY, the source's and destination's integrity knob set to it for the scenario.
 run_s12() {
-	local sc=$1 bw=$2 vars r v i dirty=${4:-} integ=${5:-}
+	local sc=$1 bw=$2 vars r v i dirty=${4:-} integ=${5:-} bound=pipe
 	vars=($(supported $3))
 	geometry 1 "$s12_size" memory || die "geometry"
 	if [ -n "$integ" ]; then
@@ -376,12 +376,14 @@ run_s12() {
 		knob "${src[0]}" dirty_rate "$dirty"
 		precopy_args=(--threshold 1M)
 	fi
+	# the pipeline bound bounds a whole state moved in the downtime: not with precopy
+	[ -n "$dirty" ] && bound=
 	if [ "$sc" = s2 ] && [ -z "$quick" ]; then
 		log "$sc: warm-up run (not recorded)"
 		migrate warmup v3-4 0 1 together "$s12_size" memory 0 >/dev/null
 	fi
 	for ((r = 1; r <= reps; r++)); do
-		for v in $(rotate "$r" "${vars[@]}" pipe); do
+		for v in $(rotate "$r" "${vars[@]}" $bound); do
 			if [ "$v" = pipe ]; then
 				# one thread and the pool's thread count (the vCPUs): the
 				# report takes the faster of each rotation as its bound
