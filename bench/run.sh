@@ -76,7 +76,7 @@ if [ -n "$quick" ]; then
 	rb_size=${BENCH_RB_SIZE:-32M}
 	perf=${BENCH_PERF:-0}
 else
-	reps=${BENCH_REPS:-5}
+	reps=${BENCH_REPS:-10}	# 5 left the key intervals wide (issue 16)
 	s12_size=${BENCH_S12_SIZE:-512M}
 	s3_size=${BENCH_S3_SIZE:-256M}
 	s4_size=${BENCH_S4_SIZE:-8M}
