@@ -188,12 +188,14 @@ setup_source() {	# setup_source I BW
 	knob "${src[$1]}" engine_bw "$2"
 }
 
-# supported VARIANT...: the variants whose v2_mode the module accepts (tried on the
-# first source, which is not open between runs); the others are logged and listed once
-# in params-run.txt.
+# supported VARIANT...: sets ok_vars to the variants whose v2_mode the module accepts
+# (tried once per mode on the first source, which is not open between runs); the others
+# are logged and listed in params-run.txt.
 declare -A v2_mode_ok=()
+ok_vars=()
 supported() {
-	local v out=()
+	local v
+	ok_vars=()
 	for v in "$@"; do
 		variant "$v"
 		if [ -z "${v2_mode_ok[$MODE]:-}" ]; then
@@ -206,9 +208,8 @@ supported() {
 			fi
 			echo single >"/sys/bus/mdev/devices/${src[0]}/mstream/v2_mode"
 		fi
-		[ "${v2_mode_ok[$MODE]}" = yes ] && out+=("$v")
+		[ "${v2_mode_ok[$MODE]}" = yes ] && ok_vars+=("$v")
 	done
-	echo "${out[*]}"
 }
 
 knob_names="state_size backing crit_size dirty_rate dirty_pattern reinit_period_ms engines v2_mode engine_bw chunk_size read_ahead"
@@ -365,7 +366,8 @@ run_cal() {	# run_cal WHEN
 # INTEGRITY, the source's and destination's integrity knob set to it for the scenario.
 run_s12() {
 	local sc=$1 bw=$2 vars r v i dirty=${4:-} integ=${5:-} bound=pipe
-	vars=($(supported $3))
+	supported $3
+	vars=("${ok_vars[@]}")
 	geometry 1 "$s12_size" memory || die "geometry"
 	if [ -n "$integ" ]; then
 		knob "${src[0]}" integrity "$integ" && knob "${dst[0]}" integrity "$integ" ||
@@ -486,11 +488,11 @@ run_s3() {
 	for phase in stopcopy stopcopy_bound precopy; do
 		bw=0
 		case $phase in
-		stopcopy) vars=($(supported $s3_variants)) ;;
+		stopcopy) supported $s3_variants; vars=("${ok_vars[@]}") ;;
 		stopcopy_bound)
 			[ -n "${s1_bw:-}" ] || { log "s3: no engine rate from s1: $phase skipped"; continue; }
-			vars=($(supported $s3_variants)) bw=$s1_bw ;;
-		precopy) vars=($(supported $s3_pre_variants)) ;;
+			supported $s3_variants; vars=("${ok_vars[@]}") bw=$s1_bw ;;
+		precopy) supported $s3_pre_variants; vars=("${ok_vars[@]}") ;;
 		esac
 		for ((r = 1; r <= reps; r++)); do
 			for v in $(rotate "$r" "${vars[@]}"); do
@@ -527,7 +529,8 @@ run_rb() {
 	local sz r k v f b at thr bw vars keys=() res rc kn hl0 hl1
 	sz=$(to_bytes "$rb_size")
 	bw=${s1_bw:-$rb_bw}
-	vars=($(supported $rb_variants))
+	supported $rb_variants
+	vars=("${ok_vars[@]}")
 	geometry 1 "$rb_size" pattern || die "geometry"
 	echo "rb_engine_bw=$bw rb_margin=$rb_margin" >>"$raw/params-run.txt"
 	for f in $rb_fracs; do
@@ -593,7 +596,9 @@ run_s4() {
 # ---------------------------------------------------------------- s5
 
 run_s5() {
-	local r v vars=($(supported $s5_variants))
+	local r v vars
+	supported $s5_variants
+	vars=("${ok_vars[@]}")
 	geometry 1 "$s5_size" pattern || die "geometry"
 	for ((r = 1; r <= s5_reps; r++)); do
 		for v in $(rotate "$r" "${vars[@]}"); do
