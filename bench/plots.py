@@ -82,7 +82,7 @@ def line_plot(outdir, name, title, caption, xlabel, ylabel, series, logx=False, 
     return gnuplot(outdir, name, script, data)
 
 
-def bar_plot(outdir, name, title, caption, ylabel, labels, series, logy=False):
+def bar_plot(outdir, name, title, caption, ylabel, labels, series, logy=False, key="top left"):
     """Grouped bars for categories that do not scale: labels on x, one bar per series
     ({"label", "values": [median or None per label]})."""
     if not any(v is not None for s in series for v in s["values"]):
@@ -96,7 +96,7 @@ def bar_plot(outdir, name, title, caption, ylabel, labels, series, logy=False):
     script = 'set title "%s\\n%s"\n' % (_q(title), _q(caption))
     script += ('set ylabel "%s"\nset style data histograms\nset style histogram clustered\n'
                'set style fill solid 0.7 border -1\nset grid ytics\nset xtics rotate by -30\n'
-               'set key top right opaque box\n' % _q(ylabel))
+               'set key %s opaque box\n' % (_q(ylabel), key))
     script += "set logscale y\n" if logy else "set yrange [0:*]\n"
     script += "plot " + ", \\\n     ".join(plots) + "\n"
     return gnuplot(outdir, name, script, data)

@@ -59,8 +59,8 @@ class Ctx:
         self.params = read_kv(os.path.join(self.raw, "params-run.txt"))
         self.machine = ""
 
-    def caption(self, n_runs):
-        return "median of %s runs per point, bars min-max; %s" % (n_runs, self.machine)
+    def caption(self, n_runs, what="median of %s runs per point, bars min-max"):
+        return (what % n_runs) + "; " + self.machine
 
     def img(self, name, alt):
         if os.path.exists(os.path.join(self.outdir, name + ".png")):

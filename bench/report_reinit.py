@@ -171,7 +171,8 @@ def s3(ctx):
                     o()
         name = "s3_%s" % phase
         plots.bar_plot(ctx.outdir, name, "Scenario 3: critical-data latency, %s" % S3_TITLES[phase],
-                       ctx.caption(max(s["runs"] for s in st.values())), "latency (ms, log)",
+                       ctx.caption(max(s["runs"] for s in st.values()), "median of %s runs per bar"),
+                       "latency (ms, log)",
                        R.vsort(st), [{"label": "median latency",
                                       "values": [st[v]["median"] for v in R.vsort(st)]}], logy=True)
         ctx.img(name, "scenario 3 " + phase)

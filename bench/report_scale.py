@@ -151,7 +151,8 @@ def s5(ctx):
                 o()
     vs = R.vsort(st)
     plots.bar_plot(ctx.outdir, "s5_memory", "Scenario 5: memory while migrating %s" % R.human_bytes(state),
-                   ctx.caption(max(s["runs"] for s in st.values())), "largest value over the runs (MiB)",
+                   ctx.caption(max(s["runs"] for s in st.values()), "largest of %s runs per bar"),
+                   "largest value over the runs (MiB)",
                    vs, [{"label": lab, "values": [mem[v][i] / R.MIB if mem[v][i] else None for v in vs]}
                         for i, lab in enumerate(("reader pool buffers (alloc)", "reader pool in use (peak)",
                                                  "CLI max RSS", "guest memory used (kernel queues included)"))])
