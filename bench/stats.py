@@ -3,9 +3,10 @@
 
 A comparison of two variants is the ratio of their medians a/b, with a percentile
 bootstrap 95% interval of that ratio and the exact two-sided Mann-Whitney U p-value of
-the two samples. A difference is claimed only when the interval excludes 1; with fewer
-than MIN_RUNS runs on a side there is no interval (a bootstrap of one or two values
-collapses onto them and would look certain).
+the two samples. A difference is claimed only when the interval excludes 1 and p is
+below ALPHA: a bootstrap of few runs is narrower than the truth (3 runs against 3 can
+give an interval that excludes 1 while no rank test can, p >= 0.1), so the interval
+alone would overclaim. With fewer than MIN_RUNS runs on a side there is no interval.
 """
 
 import random
@@ -14,13 +15,15 @@ import statistics
 MIN_RUNS = 3
 RESAMPLES = 10000
 LEVEL = 0.95
+ALPHA = 0.05
 
 # What the report says once about every "ratio [interval], p" it shows.
 NOTE = ("A comparison a / b is the ratio of the two medians, then its 95%% interval "
         "[lo, hi] (percentile bootstrap, %d resamples of each variant's runs, seeded) and "
         "the exact two-sided Mann-Whitney U p-value of the two sets of runs; where the "
-        "interval holds 1 it says *not significant* and no difference is claimed. With "
-        "fewer than %d runs on a side no interval is given." % (RESAMPLES, MIN_RUNS))
+        "interval holds 1, or p is %.2f or more, it says *not significant* and no "
+        "difference is claimed (with 3 runs against 3, p is never below 0.1). With "
+        "fewer than %d runs on a side no interval is given." % (RESAMPLES, ALPHA, MIN_RUNS))
 
 
 def median(xs):
@@ -115,7 +118,7 @@ class Comparison:
     def significant(self):
         if self.lo is None:
             return None
-        return not self.lo <= 1 <= self.hi
+        return not self.lo <= 1 <= self.hi and (self.p is None or self.p < ALPHA)
 
     def below(self, target):
         """True when the whole interval is at most target (a ratio target met with

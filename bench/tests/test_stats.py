@@ -92,6 +92,13 @@ class Compare(unittest.TestCase):
         c = stats.Comparison([5.0, 5.2, 4.9], [1500.0, 1600.0, 1550.0])
         self.assertTrue(str(c).startswith("0.0032 ["), str(c))
 
+    def test_three_runs_are_never_significant(self):
+        # disjoint samples: the interval excludes 1, but the smallest p of 3 vs 3 is 0.1
+        c = stats.Comparison([1.0, 1.1, 1.2], [2.0, 2.1, 2.2])
+        self.assertGreater(1, c.hi)
+        self.assertAlmostEqual(c.p, 0.1)
+        self.assertIs(c.significant, False)
+
     def test_too_few_runs(self):
         c = stats.Comparison([1.0], [2.0])
         self.assertEqual(c.ratio, 0.5)
