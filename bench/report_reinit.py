@@ -85,8 +85,8 @@ def rb(ctx):
                 o(line)
                 o()
     n_runs = max((len(rs) for rs in g.values()), default=0)
-    for name, what, d, unit in (("rb_switchover", "time to switchover after the REINIT", sw, "ms"),
-                                ("rb_downtime", "downtime after it", dt, "ms")):
+    for name, what, d, unit in (("rb_switchover", "time from the REINIT to switchover", sw, "ms"),
+                                ("rb_downtime", "downtime of the migration that follows", dt, "ms")):
         ser = [{"label": v, "points": [(state * f / R.MIB, d[v, f]["median"], d[v, f]["min"],
                                         d[v, f]["max"]) for f in fracs if (v, f) in d]}
                for v in vars_]
