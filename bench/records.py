@@ -303,10 +303,6 @@ def fmt_s(v_ms):
     return "-" if v_ms is None else "%.2f" % (v_ms / 1000.0)
 
 
-def fmt_r(v):
-    return "-" if v is None else "%.2f" % v
-
-
 def human_bytes(b):
     if b is None:
         return "-"
