@@ -49,6 +49,8 @@
 # BENCH_SCENARIOS="cal s2 s1 s2p s1p s2i rb s3 s4 s5 sq", BENCH_OUT=DIR, BENCH_REPS=N,
 # BENCH_PERF=0|1, and the sizes below (BENCH_*).
 set -uo pipefail
+# The Python it runs (report.py, tests/e2e/qemu) must not write bytecode into the tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 top=${MSTREAM_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bench=$top/bench
