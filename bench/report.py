@@ -155,9 +155,12 @@ def header(ctx, cal, all_recs):
         o()
     o("**Bounds**, both in the same run as what they bound: the **device bound** = state / "
       "(engines x engine_bw), the time the engines need at their rate; the **pipeline "
-      "bound** = the time `mstbench pipe` takes to move the same bytes through read() and "
-      "write() with no device work (the reader pool's thread count and read size), run in "
-      "the same rotation as the variants.")
+      "bound** = the time `mstbench pipe` takes to move the same bytes through write() and "
+      "read() with no device work (1 MiB per call, the pool's read size; the faster of one "
+      "thread and the pool's thread count), run in the same rotation as the variants. "
+      "The device bound holds by construction; the pipeline bound is measured through an "
+      "AF_UNIX socket, not the device's FDs, and the summary says where a migration beat "
+      "it.")
     o()
     o("Variants:")
     o()
