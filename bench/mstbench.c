@@ -7,6 +7,20 @@
  *       each copying its own BYTES buffer R times. One JSON line. The one-copy
  *       lower bound of a migration is state_size / this bandwidth.
  *
+ *   mstbench pipe [--threads T] [--size BYTES] [--buf-size B] [--via memfd|pipe]
+ *       the pipeline bound of a migration of BYTES: the same bytes through read()
+ *       and write() with no device work. T threads (default: online CPUs, the
+ *       reader pool's default) each move their share, B bytes (default 1 MiB, the
+ *       pool's read size) per call, two copies per byte as a migration's read()
+ *       and write(): --via socket (default) write()s B bytes into an AF_UNIX
+ *       stream socket and read()s them back out (kernel buffers in 32 KiB page
+ *       fragments); --via pipe the same through a pipe of B bytes' capacity (4 KiB
+ *       pipe pages); --via memfd pread()s a memfd holding the bytes and pwrite()s
+ *       them into a second, preallocated one (the page cache, 4 KiB pages). Under
+ *       TCG each kernel page operation is costly, so the socket, with the fewest,
+ *       comes closest to the device's own chunk copies. One JSON line with the
+ *       seconds taken.
+ *
  *   mstbench reinit [options] SRC DST
  *       critical-data latency: migrate SRC to DST with libmstream and, once the
  *       source has delivered --at BYTES of the save (its sysfs bytes_saved),
@@ -15,8 +29,10 @@
  *       critical data). One JSON line with the latency, the downtime and where
  *       the REINIT fell. Options: -p v2|v3, -n N, --reader pool|threads|serial,
  *       -t T, --buf-size B, --at BYTES, --precopy (REINIT during the precopy
- *       pass instead of STOP_COPY), --poll-us US (default 500), --stall-timeout S
- *       (default the library's, 60 s).
+ *       pass instead of STOP_COPY), --threshold BYTES (the precopy policy's dirty
+ *       threshold: the session switches over once the critical data is out and
+ *       at most this much dirty data is pending), --poll-us US (default 500),
+ *       --stall-timeout S (default the library's, 60 s).
  *
  *   mstbench now
  *       print CLOCK_MONOTONIC as seconds.nanoseconds (perf report --time windows
@@ -24,14 +40,17 @@
  *
  *   mstbench rss [-o FILE] -- COMMAND [ARG...]
  *       run COMMAND, then write one JSON line to FILE (default stderr) with its
- *       peak resident memory (ru_maxrss) and the lowest MemAvailable of the
- *       machine seen while it ran (sampled every 20 ms), against the value
- *       before it started. Exits with COMMAND's status.
+ *       peak resident memory (ru_maxrss), the lowest MemAvailable of the
+ *       machine seen while it ran (sampled every 20 ms) against the value
+ *       before it started, its CPU time (user, system) and the CPU time the
+ *       whole machine spent busy meanwhile (/proc/stat: the device's engines and
+ *       kernel threads included). Exits with COMMAND's status.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -40,7 +59,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +180,153 @@ static int cmd_copybw(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ pipe */
+
+enum { VIA_MEMFD, VIA_PIPE, VIA_SOCKET };
+
+struct pw {
+	pthread_barrier_t *bar;
+	int via;	/* VIA_* */
+	int src, dst;
+	uint64_t off, len;
+	size_t buf_size;
+	uint64_t t0, t1;
+};
+
+static void *pw_thread(void *arg)
+{
+	struct pw *w = arg;
+	char *buf = malloc(w->buf_size);
+
+	if (!buf)
+		die("pipe: out of memory");
+	memset(buf, 0, w->buf_size);
+	if (w->via == VIA_PIPE) {
+		int p[2];
+
+		if (pipe(p) || fcntl(p[1], F_SETPIPE_SZ, (int)w->buf_size) < (int)w->buf_size)
+			die("pipe: a pipe of %zu bytes: %s", w->buf_size, strerror(errno));
+		w->src = p[0];
+		w->dst = p[1];
+	} else if (w->via == VIA_SOCKET) {
+		int p[2], sz = 4 * (int)w->buf_size;
+
+		/* room for a whole buffer in flight; SO_SNDBUFFORCE needs CAP_NET_ADMIN */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, p) ||
+		    (setsockopt(p[1], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) &&
+		     setsockopt(p[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz))))
+			die("pipe: socketpair: %s", strerror(errno));
+		w->src = p[0];
+		w->dst = p[1];
+	}
+	pthread_barrier_wait(w->bar);
+	w->t0 = mstream_now_ns();
+	for (uint64_t done = 0; w->via != VIA_MEMFD && done < w->len;) {
+		size_t n = w->len - done < w->buf_size ? w->len - done : w->buf_size;
+
+		if (write(w->dst, buf, n) != (ssize_t)n)
+			die("pipe: write: %s", strerror(errno));
+		for (size_t got = 0; got < n;) {
+			ssize_t r = read(w->src, buf + got, n - got);
+
+			if (r <= 0)
+				die("pipe: read: %s", r ? strerror(errno) : "EOF");
+			got += r;
+		}
+		done += n;
+	}
+	for (uint64_t done = 0; w->via == VIA_MEMFD && done < w->len;) {
+		size_t n = w->len - done < w->buf_size ? w->len - done : w->buf_size;
+		ssize_t r = pread(w->src, buf, n, w->off + done);
+
+		if (r <= 0)
+			die("pipe: read: %s", r ? strerror(errno) : "short");
+		if (pwrite(w->dst, buf, r, w->off + done) != r)
+			die("pipe: write: %s", strerror(errno));
+		done += r;
+	}
+	w->t1 = mstream_now_ns();
+	free(buf);
+	return NULL;
+}
+
+/* A memfd of size bytes whose pages exist (written once), so that the timed
+ * copies neither fault pages in nor allocate them. */
+static int filled_memfd(const char *name, uint64_t size, int byte)
+{
+	int fd = memfd_create(name, 0);
+	char *buf = malloc(1 << 20);
+
+	if (fd < 0 || !buf || ftruncate(fd, size))
+		die("pipe: memfd: %s", strerror(errno));
+	memset(buf, byte, 1 << 20);
+	for (uint64_t off = 0; off < size; off += 1 << 20) {
+		size_t n = size - off < (1 << 20) ? size - off : (1 << 20);
+
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			die("pipe: fill: %s", strerror(errno));
+	}
+	free(buf);
+	return fd;
+}
+
+static int cmd_pipe(int argc, char **argv)
+{
+	unsigned int threads = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t size = 256 << 20;
+	size_t buf_size = 1 << 20;
+	int via = VIA_SOCKET;
+	static const char *const via_name[] = { "memfd", "pipe", "socket" };
+	static const struct option lo[] = {
+		{ "threads", 1, 0, 't' }, { "size", 1, 0, 's' }, { "buf-size", 1, 0, 'b' },
+		{ "via", 1, 0, 'v' }, { 0 }
+	};
+	pthread_barrier_t bar;
+	uint64_t t0 = UINT64_MAX, t1 = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "t:s:b:v:", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': threads = atoi(optarg); break;
+		case 's': size = parse_size(optarg); break;
+		case 'b': buf_size = parse_size(optarg); break;
+		case 'v':
+			via = !strcmp(optarg, "pipe") ? VIA_PIPE :
+			      !strcmp(optarg, "memfd") ? VIA_MEMFD : VIA_SOCKET;
+			break;
+		default: die("pipe: bad usage");
+		}
+	}
+	if (!threads || !buf_size || size < threads)
+		die("pipe: bad parameters");
+	int src = via != VIA_MEMFD ? -1 : filled_memfd("mstbench-src", size, 0x5a);
+	int dst = via != VIA_MEMFD ? -1 : filled_memfd("mstbench-dst", size, 0xa5);
+	struct pw *w = calloc(threads, sizeof(*w));
+	pthread_t *th = calloc(threads, sizeof(*th));
+	/* slices of whole buffers, the last one takes the rest */
+	uint64_t per = size / threads / buf_size * buf_size;
+
+	pthread_barrier_init(&bar, NULL, threads);
+	for (unsigned int i = 0; i < threads; i++) {
+		w[i] = (struct pw){ .bar = &bar, .via = via, .src = src, .dst = dst,
+				    .off = per * i,
+				    .len = i + 1 < threads ? per : size - per * i,
+				    .buf_size = buf_size };
+		pthread_create(&th[i], NULL, pw_thread, &w[i]);
+	}
+	for (unsigned int i = 0; i < threads; i++) {
+		pthread_join(th[i], NULL);
+		t0 = w[i].t0 < t0 ? w[i].t0 : t0;
+		t1 = w[i].t1 > t1 ? w[i].t1 : t1;
+	}
+	double sec = (t1 - t0) / 1e9;
+
+	printf("{\"command\":\"pipe\",\"status\":\"ok\",\"via\":\"%s\",\"threads\":%u,"
+	       "\"size\":%" PRIu64 ",\"buf_size\":%zu,\"seconds\":%.6f,\"mib_s\":%.1f}\n",
+	       via_name[via], threads, size, buf_size, sec, size / sec / (1 << 20));
+	return 0;
+}
+
 /* ------------------------------------------------------------------ reinit */
 
 struct mon {
@@ -228,7 +396,7 @@ static int cmd_reinit(int argc, char **argv)
 		{ "protocol", 1, 0, 'p' }, { "streams", 1, 0, 'n' }, { "reader", 1, 0, 'r' },
 		{ "threads", 1, 0, 't' },  { "buf-size", 1, 0, 'b' }, { "at", 1, 0, 'a' },
 		{ "precopy", 0, 0, 'P' },  { "poll-us", 1, 0, 'u' },  { "stall-timeout", 1, 0, 's' },
-		{ 0 }
+		{ "threshold", 1, 0, 'T' }, { 0 }
 	};
 	struct mstream_session_params sp = { 0 };
 	const char *proto = "v3", *reader = "pool";
@@ -237,7 +405,7 @@ static int cmd_reinit(int argc, char **argv)
 	struct mon m = { .poll_us = 500, .at = UINT64_MAX };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "p:n:r:t:b:a:Pu:s:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:n:r:t:b:a:Pu:s:T:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p': proto = optarg; break;
 		case 'n': n = atoi(optarg); break;
@@ -248,6 +416,7 @@ static int cmd_reinit(int argc, char **argv)
 		case 'P': precopy = true; break;
 		case 'u': m.poll_us = atoi(optarg); break;
 		case 's': sp.stall_timeout_ns = strtoull(optarg, NULL, 0) * 1000000000ULL; break;
+		case 'T': sp.policy.dirty_threshold = parse_size(optarg); break;
 		default: die("reinit: bad usage");
 		}
 	}
@@ -316,14 +485,16 @@ static int cmd_reinit(int argc, char **argv)
 	       "\"deliver_before_end_ms\":%.3f,\"polls\":%" PRIu64 ",\"poll_us\":%u,"
 	       "\"downtime_ns\":%" PRIu64 ",\"stopcopy_ns\":%" PRIu64 ",\"load_ns\":%" PRIu64
 	       ",\"precopy_ns\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"reinits\":%u,"
-	       "\"checksums_match\":%s}\n",
+	       "\"checksums_match\":%s,\"threshold\":%" PRIu64 ",\"precopy_bytes\":%" PRIu64
+	       ",\"forced_switchover\":%s}\n",
 	       proto, sp.num_dirty, reader, precopy ? "precopy" : "stopcopy", m.at,
 	       m.injected ? "true" : "false", m.err, m.saved_at_inject, m.g_before, m.g_new,
 	       m.g_dst_final, m.delivered ? "true" : "false", lat_ms,
 	       m.injected && st.t_stop_ns ? ((double)m.t_inject - (double)st.t_stop_ns) / 1e6 : 0,
 	       m.delivered && st.t_end_ns ? ((double)st.t_end_ns - (double)m.t_deliver) / 1e6 : 0,
 	       m.polls, m.poll_us, st.downtime_ns, st.stopcopy_ns, st.load_ns, st.precopy_ns,
-	       st.bytes, st.reinits, sums ? (ssum == dsum ? "true" : "false") : "null");
+	       st.bytes, st.reinits, sums ? (ssum == dsum ? "true" : "false") : "null",
+	       sp.policy.dirty_threshold, st.bytes_precopy, st.forced_switchover ? "true" : "false");
 	mstream_session_destroy(s);
 	mstream_source_destroy(src);
 	mstream_sink_destroy(sink);
@@ -349,6 +520,26 @@ static uint64_t mem_available_kib(void)
 	return v;
 }
 
+/* Jiffies the machine spent busy (user, nice, system, irq, softirq) over all CPUs. */
+static uint64_t busy_ticks(void)
+{
+	uint64_t u = 0, n = 0, sy = 0, idle = 0, io = 0, irq = 0, sirq = 0;
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "cpu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		      " %" SCNu64, &u, &n, &sy, &idle, &io, &irq, &sirq) != 7)
+		u = n = sy = irq = sirq = 0;
+	fclose(f);
+	return u + n + sy + irq + sirq;
+}
+
+static double tv_s(struct timeval tv)
+{
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
 static int cmd_rss(int argc, char **argv)
 {
 	const char *out = NULL;
@@ -366,7 +557,7 @@ static int cmd_rss(int argc, char **argv)
 	if (i >= argc)
 		die("rss: COMMAND expected");
 
-	uint64_t base = mem_available_kib(), low = base;
+	uint64_t base = mem_available_kib(), low = base, busy0 = busy_ticks();
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -396,9 +587,13 @@ static int cmd_rss(int argc, char **argv)
 
 	if (!f)
 		die("rss: %s: %s", out, strerror(errno));
+	double busy_s = (double)(busy_ticks() - busy0) / sysconf(_SC_CLK_TCK);
+
 	fprintf(f, "{\"maxrss_kib\":%ld,\"memavail_before_kib\":%" PRIu64
-		   ",\"memavail_low_kib\":%" PRIu64 ",\"mem_used_peak_kib\":%" PRIu64 "}\n",
-		ru.ru_maxrss, base, low, base > low ? base - low : 0);
+		   ",\"memavail_low_kib\":%" PRIu64 ",\"mem_used_peak_kib\":%" PRIu64
+		   ",\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"machine_busy_s\":%.3f}\n",
+		ru.ru_maxrss, base, low, base > low ? base - low : 0, tv_s(ru.ru_utime),
+		tv_s(ru.ru_stime), busy_s);
 	if (out)
 		fclose(f);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -407,12 +602,14 @@ static int cmd_rss(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: mstbench copybw|reinit|rss|now ...\n");
+		fprintf(stderr, "usage: mstbench copybw|pipe|reinit|rss|now ...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(argv[1], "copybw"))
 		return cmd_copybw(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "pipe"))
+		return cmd_pipe(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "reinit"))
 		return cmd_reinit(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "rss"))

@@ -2,7 +2,8 @@
 """bench/report.py's section for scenario sq: QEMU 10 itself, next to the CLI."""
 
 import os
-import random
+
+from stats import NOTE, Comparison, median
 
 SQ_ORDER = ["qemu10-v2", "qemu10-v2-multifd", "v2-today", "v3-4"]
 SQ_DESC = {
@@ -39,36 +40,6 @@ def sq_row(rec, mig_row):
             "error": "" if good else (q.get("error") or rec.get("stderr") or q.get("status"))}
 
 
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    if not n:
-        return None
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-
-def ratio_ci(a, b, resamples=10000, seed=1):
-    """Ratio of medians a/b with a percentile bootstrap 95% interval."""
-    if not a or not b:
-        return None, None, None
-    rng = random.Random(seed)
-    rs = []
-    for _ in range(resamples):
-        ma = median([rng.choice(a) for _ in a])
-        mb = median([rng.choice(b) for _ in b])
-        if mb:
-            rs.append(ma / mb)
-    rs.sort()
-    return median(a) / median(b), rs[int(0.025 * len(rs))], rs[int(0.975 * len(rs)) - 1]
-
-
-def fmt_ratio(r, lo, hi):
-    if r is None:
-        return "-"
-    verdict = "not significant" if lo <= 1 <= hi else "significant"
-    return "%.2f [%.2f, %.2f], %s" % (r, lo, hi, verdict)
-
-
 def section(o, outdir, recs, mig_row, write_csv, human_bytes):
     rows = [sq_row(r, mig_row) for r in recs]
     write_csv(os.path.join(outdir, "sq_qemu.csv"), COLS, rows)
@@ -92,7 +63,7 @@ def section(o, outdir, recs, mig_row, write_csv, human_bytes):
     for v in SQ_ORDER:
         o("- `%s`: %s" % (v, SQ_DESC[v]))
     o()
-    o("| engine_bw | variant | downtime ms, median (min-max) | runs ok | x qemu10-v2, 95% interval |")
+    o("| engine_bw | variant | downtime ms, median (min-max) | runs ok | x qemu10-v2 [95% interval], p |")
     o("| ---: | --- | ---: | ---: | --- |")
     for bw in sorted({r["engine_bw_mib_s"] for r in rows}, reverse=True):
         at = {v: [r for r in rows if r["engine_bw_mib_s"] == bw and r["variant"] == v]
@@ -103,10 +74,9 @@ def section(o, outdir, recs, mig_row, write_csv, human_bytes):
             if not at[v]:
                 continue
             cell = "-" if not good else "%.0f (%.0f-%.0f)" % (median(good), min(good), max(good))
-            rat = "-" if v == "qemu10-v2" else fmt_ratio(*ratio_ci(good, base))
+            rat = "-" if v == "qemu10-v2" else str(Comparison(good, base))
             o("| %s | `%s` | %s | %d/%d | %s |" % (
                 "%s MiB/s" % bw if bw else "unlimited", v, cell, len(good), len(at[v]), rat))
     o()
-    o("The interval is a percentile bootstrap of the ratio of medians (10,000 resamples); "
-      "a ratio whose interval holds 1 is not a difference.")
+    o(NOTE)
     o()

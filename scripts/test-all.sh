@@ -5,6 +5,7 @@
 #                built against it (scripts/build-module debug; the kernel is cached
 #                outside the clone, so only a fresh machine builds it)
 #   1 host-unit  make -C userspace check (when userspace/Makefile has that target)
+#   1b bench-unit make -C bench check: the benchmark report's statistics
 #   2 kunit      make kunit (when scripts/kunit.sh exists)
 #   3 runner     tests/runner/run.sh, the guest runner's self-tests
 #   4 e2e        one guest boot of the debug kernel (lockdep, KASAN, UBSAN, kmemleak,
@@ -80,6 +81,12 @@ if has_check; then
 	part 1 host-unit $make -C userspace check || true
 else
 	skip 1 host-unit "userspace/Makefile has no check target"
+fi
+
+if [ -f bench/Makefile ]; then
+	part 1b bench-unit $make -C bench check || true
+else
+	skip 1b bench-unit "bench/Makefile does not exist"
 fi
 
 if [ -f scripts/kunit.sh ]; then

@@ -1,13 +1,16 @@
-set terminal pngcairo noenhanced size 900,520 font 'sans,10'
-set output '/work/main/bench/results/s1_device_bound.png'
-
-set title "Scenario 1: downtime, 512 MiB, engine_bw 33 MiB/s"
+set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
+set output 's1_device_bound.png'
+set title "Scenario 1: one device, device-bound, no precopy (worst case): downtime vs N\nmedian of 5 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load not recorded"
+set xlabel "N: dirty FDs (v3) or engines (v2 mux)"
 set ylabel "downtime (s)"
-set style fill solid 0.6 border -1
-set boxwidth 0.6
-set grid ytics
-set xtics rotate by -30
+set grid
+set key top right opaque box
+set logscale x 2
 set yrange [0:*]
-
-plot '/work/main/bench/results/plot/s1_device_bound.dat' using 1:3:xtic(2) with boxes lc rgb '#4477aa' title 'median', \
-     '/work/main/bench/results/plot/s1_device_bound.dat' using 1:3:4:5 with yerrorbars lc rgb 'black' pt 0 title 'min-max'
+set xtics (1, 2, 4, 8)
+set offsets graph 0.05, graph 0.05, 0, 0
+plot 'plot/s1_device_bound.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 title "v3-N (N dirty FDs)", \
+     'plot/s1_device_bound.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 title "v2 mux, E = N engines", \
+     'plot/s1_device_bound.dat' index 2 using 1:2:3:4 with yerrorlines lw 2 title "v2-today (one engine)", \
+     'plot/s1_device_bound.dat' index 3 using 1:2:3:4 with yerrorlines lw 2 title "v2-thread (one engine)", \
+     'plot/s1_device_bound.dat' index 4 using 1:2 with linespoints dt 2 lw 2 pt 0 title "device bound: state / (N x engine_bw)"

@@ -1,13 +1,12 @@
-set terminal pngcairo noenhanced size 900,520 font 'sans,10'
-set output '/work/main/bench/results/s3_stopcopy.png'
-
-set title "Scenario 3: critical-data latency, REINIT in STOP_COPY"
+set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
+set output 's3_stopcopy.png'
+set title "Scenario 3: critical-data latency, REINIT in STOP_COPY\nmedian of 5 runs per bar; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load not recorded"
 set ylabel "latency (ms, log)"
-set style fill solid 0.6 border -1
-set boxwidth 0.6
+set style data histograms
+set style histogram clustered
+set style fill solid 0.7 border -1
 set grid ytics
 set xtics rotate by -30
-set yrange [*:*]
+set key top left opaque box
 set logscale y
-plot '/work/main/bench/results/plot/s3_stopcopy.dat' using 1:3:xtic(2) with boxes lc rgb '#4477aa' title 'median', \
-     '/work/main/bench/results/plot/s3_stopcopy.dat' using 1:3:4:5 with yerrorbars lc rgb 'black' pt 0 title 'min-max'
+plot 'plot/s3_stopcopy.dat' using 2:xtic(1) title "median latency"
