@@ -220,10 +220,21 @@ static int attempt_run(struct attempt *a, enum stage armed, unsigned int nth)
 		if (!a->ndirty && stage_is_v3_only(s))
 			continue;
 		if (s == ST_PRE_COPY_IO) {
-			for (i = 0; i < nstreams(a); i++)
+			/*
+			 * Non-blocking: a quiet device's parked v3 stream has
+			 * no data until STOP_COPY, and a blocking read of it
+			 * would wait until then.
+			 */
+			for (i = 0; i < nstreams(a); i++) {
+				int fl = fcntl(a->src_fds[i], F_GETFL);
+
+				if (fl < 0 || fcntl(a->src_fds[i], F_SETFL,
+						    fl | O_NONBLOCK))
+					return -errno;
 				mst_pipe_init(&a->pipes[i], a->src_fds[i],
 					      a->dst_fds[i], i,
 					      a->ndirty ? (int)i : -1);
+			}
 			a->npipes = nstreams(a);
 		}
 		if (s == armed && nth_arm(a->nth_fd, nth))
