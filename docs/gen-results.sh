@@ -43,17 +43,16 @@ v3_funcs=(
 kernel/mst_mig.c:mst_feature_multistream
 kernel/mst_mig.c:mst_feature_stream_fds
 kernel/mst_mig.c:mst_mig_stream_info_ioctl
-kernel/mst_file.c:mst_is_v3_crit
+kernel/mst_mig.c:mst_stream_files_get
+kernel/mst_mig.c:mst_stream_files_hand_out
 kernel/mst_fw.c:mst_fw_stream_info
 kernel/mst_fw.c:mst_dirty_pending
-kernel/mst_fw.c:mst_crit_can_end
-kernel/mst_fw.c:mst_crit_maybe_end
-kernel/mst_fw.c:mst_crit_readable
-kernel/mst_fw.c:mst_fw_crit_read
-kernel/mst_fw.c:mst_fw_crit_poll
+kernel/mst_fw.c:mst_crit_maybe_end_locked
+kernel/mst_fw.c:mst_crit_dirty_done
+kernel/mst_fw.c:mst_fw_abandon
 )
 # v3 branches inside functions shared with v2 (counted, not extracted).
-v3_branch_re='protocol == 3|protocol != 3|mst_is_v3_crit\(s\)'
+v3_branch_re='protocol == 3|protocol != 3'
 
 # The definition of function $2 in file $1, signature line to closing brace.
 func_body() {

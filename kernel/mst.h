@@ -112,6 +112,8 @@ struct mst_cfg {
  * @crit: the critical region.
  * @crit_gen: its generation, bumped by every REINIT.
  * @seed: random seed of the current content (fresh state).
+ * @next_seed: the seed of the next fresh state, chosen ahead so that the
+ *	checksum of a state not allocated yet is known without allocating it.
  * @wl_ver: version counter of the workload's writes to memory pages.
  */
 struct mst_state {
@@ -128,6 +130,7 @@ struct mst_state {
 	u8 *crit;
 	u64 crit_gen;
 	u64 seed;
+	u64 next_seed;
 	u32 wl_ver;
 };
 
@@ -370,6 +373,7 @@ int mst_state_ensure(struct mst_dev *dev);
 void mst_state_free(struct mst_dev *dev);
 void mst_state_fresh(struct mst_dev *dev);
 u64 mst_state_checksum(struct mst_dev *dev);
+u64 mst_state_checksum_unallocated(struct mst_dev *dev);
 int mst_state_reinit(struct mst_dev *dev);
 void mst_state_bump_crit(struct mst_state *st);
 void mst_state_read_page(struct mst_dev *dev, u64 page, void *dst);

@@ -114,6 +114,7 @@ static int mst_init_dev(struct vfio_device *vdev)
 	mst_pci_cfg_init(dev->pci_cfg);
 	init_waitqueue_head(&dev->wl_wq);
 	mst_cfg_defaults(&dev->cfg);
+	dev->st.next_seed = get_random_u64();
 	WRITE_ONCE(dev->mig_state, VFIO_DEVICE_STATE_RUNNING);
 	atomic64_set(&dev->bytes_saved, 0);
 	atomic64_set(&dev->bytes_loaded, 0);

@@ -5,8 +5,9 @@
  * The firmware model's save engines produce a stream in chunks (8 MiB by
  * default, as mlx5's chunk mode), and may run ahead of the reader by a fixed
  * number of chunks (read-ahead, 2 by default). A queue owns exactly that many
- * chunk buffers, allocated up front, so a stream never holds more than
- * nchunks x chunk_size bytes: memory is bounded by construction.
+ * chunk buffers, each allocated at its first use, so a stream's pool never
+ * holds more than nchunks x chunk_size bytes: memory is bounded by
+ * construction. Extra chunks (mst_queue_publish_extra()) come on top.
  *
  * Ownership instead of locking on the data: a chunk belongs either to the free
  * list, to a producer (after mst_queue_get_free(), while it fills it, with no
@@ -112,8 +113,8 @@ void mst_queue_destroy(struct mst_queue *q);
  * without sleeping when @nowait. The chunk comes back with len = 0.
  * mst_queue_publish() appends a filled chunk (an empty one goes straight back
  * to the free list) and wakes readers. mst_queue_put_free() returns an unused
- * chunk. (Added: ERR_PTR(-EINTR) when a fatal signal arrives while it
- * sleeps, so that a user thread producing inline stays killable.)
+ * chunk. mst_queue_get_free() returns ERR_PTR(-EINTR) when a fatal signal
+ * arrives while it sleeps, so that a task producing inline stays killable.
  */
 struct mst_chunk *mst_queue_get_free(struct mst_queue *q, bool nowait);
 void mst_queue_publish(struct mst_queue *q, struct mst_chunk *c);
@@ -127,9 +128,9 @@ void mst_queue_put_free(struct mst_queue *q, struct mst_chunk *c);
  */
 void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c);
 /*
- * Added: allocates an extra chunk and its @size-byte buffer in one
- * kvzalloc() (@buf = @c + 1, @cap = @size, @len = 0); NULL on failure.
- * May sleep.
+ * Allocates an extra chunk and its @size-byte buffer in one kvzalloc()
+ * (@buf = @c + 1, @cap = @size, @len = 0), charged to the caller's memory
+ * cgroup; NULL on failure. May sleep.
  */
 struct mst_chunk *mst_chunk_alloc_extra(u32 size);
 /*

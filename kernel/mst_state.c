@@ -115,7 +115,8 @@ void mst_state_fresh(struct mst_dev *dev)
 	if (!st->ready)
 		return;
 
-	st->seed = get_random_u64();
+	st->seed = st->next_seed;
+	st->next_seed = get_random_u64();
 	for (p = 0; p < st->npages; p++) {
 		u32 ver = mst_initial_ver(st->seed, p);
 
@@ -234,6 +235,70 @@ u64 mst_state_checksum(struct mst_dev *dev)
 	h = xxh64(st->crit, st->crit_size, h);
 	mutex_unlock(&st->crit_lock);
 	return h;
+}
+
+/* Bytes buffered on the stack for the hash of a state not allocated. */
+#define MST_SUM_WORDS	8
+
+/**
+ * mst_state_checksum_unallocated() - mst_state_checksum() of the state the
+ *	first allocation will create, without allocating it
+ * @dev: the device; state_mutex held, state not allocated.
+ *
+ * A fresh state is a function of its seed, chosen ahead (@next_seed): its
+ * bytes (memory backing) or versions (pattern), then its critical region,
+ * are generated and hashed a few words at a time, as mst_state_fresh() and
+ * mst_state_checksum() would make and hash them.
+ */
+u64 mst_state_checksum_unallocated(struct mst_dev *dev)
+{
+	struct mst_state *st = &dev->st;
+	u64 size = READ_ONCE(dev->cfg.state_size);
+	u32 backing = READ_ONCE(dev->cfg.backing);
+	u32 crit_size = READ_ONCE(dev->cfg.crit_size);
+	u64 npages = size >> MST_PAGE_SHIFT, p, base, x, h;
+	__le64 w[MST_SUM_WORDS];
+	u32 v[MST_SUM_WORDS], i, n;
+	struct xxh64_state xs;
+
+	lockdep_assert_held(&dev->state_mutex);
+
+	xxh64_reset(&xs, backing);
+	for (p = 0; p < npages; p++) {
+		u32 ver = mst_initial_ver(st->next_seed, p);
+
+		if (backing == MST_BACKING_PATTERN) {
+			v[p % MST_SUM_WORDS] = ver;
+			if (p % MST_SUM_WORDS == MST_SUM_WORDS - 1 || p == npages - 1)
+				xxh64_update(&xs, v, (p % MST_SUM_WORDS + 1) *
+					     sizeof(u32));
+			continue;
+		}
+		/* mst_pattern_fill(), a few words at a time */
+		x = mst_mix64(p ^ ((u64)ver << 40) ^ 0x6a09e667f3bcc909ULL);
+		w[0] = cpu_to_le64(p);
+		w[1] = cpu_to_le64(MST_PAT_MAGIC << 32 | ver);
+		for (i = 2; i < MST_PAGE_SIZE / sizeof(u64); i++) {
+			x += 0x9e3779b97f4a7c15ULL;
+			w[i % MST_SUM_WORDS] = cpu_to_le64(x);
+			if (i % MST_SUM_WORDS == MST_SUM_WORDS - 1)
+				xxh64_update(&xs, w, sizeof(w));
+		}
+		if (!(p % MST_SHARD_PAGES))
+			cond_resched();
+	}
+	h = xxh64_digest(&xs);
+
+	/* mst_crit_fill_locked() of generation 1 */
+	base = mst_mix64(st->next_seed ^ (1ULL << 17) ^ 0xc2b2ae3d27d4eb4fULL);
+	xxh64_reset(&xs, h);
+	for (i = 0; i < crit_size; i += n) {
+		n = min_t(u32, sizeof(w), crit_size - i);
+		for (x = 0; x < MST_SUM_WORDS; x++)
+			w[x] = cpu_to_le64(mst_mix64(base + i + x * sizeof(u64)));
+		xxh64_update(&xs, w, n);
+	}
+	return xxh64_digest(&xs);
 }
 
 /**

@@ -308,24 +308,21 @@ static DEVICE_ATTR_RW(v2_mode);
 
 /*
  * Hashes the whole state (up to 64 GiB) under state_mutex, which stalls the
- * migration arcs meanwhile: root only. It allocates nothing: a state that
- * does not exist yet has no checksum.
+ * migration arcs meanwhile: root only. It allocates nothing: a state not
+ * allocated yet is hashed as the first allocation will make it.
  */
 static ssize_t checksum_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
 	struct mst_dev *mdev = mst_attr_dev(dev);
-	int ret = 0;
-	u64 sum = 0;
+	u64 sum;
 
 	mutex_lock(&mdev->state_mutex);
 	if (mdev->st.ready)
 		sum = mst_state_checksum(mdev);
 	else
-		ret = -ENODATA;
+		sum = mst_state_checksum_unallocated(mdev);
 	mutex_unlock(&mdev->state_mutex);
-	if (ret)
-		return ret;
 	return sysfs_emit(buf, "%016llx\n", sum);
 }
 static DEVICE_ATTR_ADMIN_RO(checksum);

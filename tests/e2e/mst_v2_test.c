@@ -443,25 +443,42 @@ TEST_F_TIMEOUT(v2_dev, nonblock_eagain_and_poll, 120)
 
 /*
  * `checksum` hashes the whole state under the device's state lock: root
- * only, and a read allocates nothing (an instance never opened has no state
- * to hash).
+ * only, and a read allocates nothing: an instance never opened is hashed as
+ * its first allocation will make it, which the read after an open confirms.
  */
 TEST(checksum_root_only_allocates_nothing)
 {
-	char uuid[37], path[256], buf[64];
-	uint64_t gen = 1;
+	static const char * const backing[] = { "memory", "pattern" };
+	char path[256];
 	struct stat sb;
 
 	MST_REQUIRE_DEVICE();
-	ASSERT_EQ(0, mst_mdev_create(uuid));
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mstream/checksum", uuid);
-	ASSERT_EQ(0, stat(path, &sb));
-	EXPECT_EQ(0400, sb.st_mode & 0777);
-	EXPECT_RET(-ENODATA, file_read_str(path, buf, sizeof(buf)));
-	/* crit_gen is 0 while no state is allocated */
-	EXPECT_EQ(0, mst_knob_read_u64(uuid, "crit_gen", &gen));
-	EXPECT_EQ(0, gen);
-	EXPECT_EQ(0, mst_mdev_remove(uuid));
+	for (unsigned int i = 0; i < MST_ARRAY_SIZE(backing); i++) {
+		uint64_t gen = 1, sum0 = 0, sum1 = 1;
+		struct mst_dev dev;
+		char uuid[37];
+
+		ASSERT_EQ(0, mst_mdev_create(uuid));
+		ASSERT_EQ(0, mst_knob_write(uuid, "backing", backing[i]));
+		ASSERT_EQ(0, mst_knob_write(uuid, "state_size", "16M"));
+		ASSERT_EQ(0, mst_knob_write(uuid, "crit_size", "5000"));
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mstream/checksum", uuid);
+		ASSERT_EQ(0, stat(path, &sb));
+		EXPECT_EQ(0400, sb.st_mode & 0777);
+		ASSERT_EQ(0, mst_checksum(uuid, &sum0));
+		/* crit_gen is 0 while no state is allocated */
+		EXPECT_EQ(0, mst_knob_read_u64(uuid, "crit_gen", &gen));
+		EXPECT_EQ(0, gen);
+		ASSERT_EQ(0, mst_dev_open(&dev, uuid));
+		ASSERT_EQ(0, mst_knob_read_u64(uuid, "crit_gen", &gen));
+		EXPECT_EQ(1, gen);
+		ASSERT_EQ(0, mst_checksum(uuid, &sum1));
+		TH_LOG("%s: %016llx before the first open, %016llx after", backing[i],
+		       (unsigned long long)sum0, (unsigned long long)sum1);
+		EXPECT_EQ(sum0, sum1);
+		mst_dev_close(&dev);
+		EXPECT_EQ(0, mst_mdev_remove(uuid));
+	}
 }
 
 /*
