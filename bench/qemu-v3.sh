@@ -16,10 +16,11 @@
 #   qemu-v3-N            the patched QEMU, x-migration-streams=N, N = 1, 2, 4, 8
 # Cases: device-bound (engine_bw BENCH_QV3_BW MiB/s per engine) and unlimited; QEMU
 # switches over as soon as it may (no switchover-ack, 100 s downtime limit), as in
-# bench/run.sh's scenario sq.  REINIT case: qemu-v3-4 with switchover-ack on, a
-# REINIT 2 s into a held precopy; the figure is the time from the REINIT to the
-# switchover ACK of the new generation (QEMU trace events).  QEMU 10 has no re-arm
-# (nor PRECOPY_INFOv2), so v2's REINIT figure comes from the CLI (bench/run.sh s3).
+# bench/run.sh's scenario sq.  REINIT case: switchover-ack on, a REINIT 2 s into a
+# held precopy; the figure is the time from the REINIT to the switchover ACK of the
+# new generation (QEMU trace events), for qemu-v3-4 and for the patched QEMU's v2
+# with the PRECOPY_INFOv2 opt-in on the single and the mux-4 device (QEMU 10 itself
+# has neither a re-arm nor PRECOPY_INFOv2).
 #
 # Environment: BENCH_QV3_REPS (5), BENCH_QV3_SIZE (128M), BENCH_QV3_BW (32),
 # BENCH_QV3_VARIANTS, BENCH_QV3_REINIT_REPS (5).
@@ -63,14 +64,24 @@ for ((r = 1; r <= reps; r++)); do
 	done
 done
 
+# REINIT 2 s into a held precopy (5 s), switchover-ack on, the workload dirtying,
+# device-bound engines: v3-4, and the patched QEMU's v2 with the PRECOPY_INFOv2 opt-in
+# on the single and on the mux-4 device (x-migration-precopy-info-v2, patch 7).
 trace=(--trace migration_rearm_switchover_ack --trace source_return_path_thread_switchover_acked
        --trace vfio_migration_set_device_state)
 for ((r = 1; r <= reinit_reps; r++)); do
-	python3 "$mig" --v3 4 --multifd 4 --state-size "$(to_bytes "$size")" --dirty-rate 2000 \
-		--precopy 5 --reinit-at 2 "${trace[@]}" 2>/dev/null | tail -n 1 |
-		python3 -c 'import json,sys; r=json.loads(sys.stdin.read() or "null") or {}; r.update(variant="qemu-v3-4-reinit", rep=int(sys.argv[1])); print(json.dumps(r))' \
-			"$r" >> "$jsonl"
-	log "reinit rep $r done"
+	for v in reinit-qemu-v3-4 reinit-qemu-v2-piv2 reinit-qemu-mux4-piv2; do
+		case $v in
+		reinit-qemu-v3-4) args=(--v3 4 --multifd 4) ;;
+		reinit-qemu-v2-piv2) args=(--v3 0 --precopy-info-v2 --engines 1 --knob v2_mode=single) ;;
+		reinit-qemu-mux4-piv2) args=(--v3 0 --precopy-info-v2 --engines 4 --knob v2_mode=mux) ;;
+		esac
+		python3 "$mig" "${args[@]}" --state-size "$(to_bytes "$size")" --dirty-rate 2000 \
+			--engine-bw "$bw" --precopy 5 --reinit-at 2 "${trace[@]}" 2>/dev/null | tail -n 1 |
+			python3 -c 'import json,sys; r=json.loads(sys.stdin.read() or "null") or {}; r.update(variant=sys.argv[1], rep=int(sys.argv[2])); print(json.dumps(r))' \
+				"$v" "$r" >> "$jsonl"
+		log "$v rep $r done"
+	done
 done
 
 python3 "$top/bench/report_qemu_v3.py" "$out"

@@ -71,17 +71,26 @@ def main():
                     " (target: at most 0.7)" if not bw and b == "qemu10-mux4-multifd"
                     and a == "qemu-v3-4" else ""))
     o("")
-    rs = [r for r in recs if r.get("variant") == "qemu-v3-4-reinit"]
-    ms = [reinit_ms(r) for r in rs if good(r)]
-    ms = [m for m in ms if m is not None]
-    o("REINIT 2 s into a held precopy, `qemu-v3-4` with switchover-ack: time from the "
-      "REINIT to the switchover ACK of the new generation (switchover allowed again): "
-      "%s over %d/%d runs." % (
-          "median %.0f ms (%.0f-%.0f)" % (median(ms), min(ms), max(ms)) if ms else "-",
-          len(ms), len(rs)))
-    o("QEMU 10.0.2 has neither a re-armable switchover-ack nor PRECOPY_INFOv2, and "
-      "this series carries no PRECOPY_INFOv2 consumer for v2: the v2 and mux figures "
-      "of this target come from the CLI (bench/run.sh, scenario s3).")
+    o("REINIT 2 s into a held precopy, switchover-ack on: time from the REINIT to the "
+      "switchover ACK of the new generation (switchover allowed again), patched QEMU:")
+    o("")
+    rms = {}
+    for v in ("reinit-qemu-v3-4", "reinit-qemu-v2-piv2", "reinit-qemu-mux4-piv2"):
+        rs = [r for r in recs if r.get("variant") == v]
+        ms = [reinit_ms(r) for r in rs if good(r)]
+        ms = [m for m in ms if m is not None]
+        rms[v] = ms
+        o("- `%s`: %s over %d/%d runs" % (
+            v, "median %.0f ms (%.0f-%.0f)" % (median(ms), min(ms), max(ms)) if ms else "-",
+            len(ms), len(rs)))
+    o("")
+    for b, target in (("reinit-qemu-v2-piv2", "0.02"), ("reinit-qemu-mux4-piv2", "0.5")):
+        if rms["reinit-qemu-v3-4"] and rms[b]:
+            o("- `reinit-qemu-v3-4` / `%s` = %s (target: at most %s)" % (
+                b, fmt_ratio(*ratio_ci(rms["reinit-qemu-v3-4"], rms[b])), target))
+    o("")
+    o("v2 rows use the series' patch 7 (x-migration-precopy-info-v2): QEMU 10.0.2 "
+      "itself has neither PRECOPY_INFOv2 nor a re-armable switchover-ack.")
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -253,6 +253,7 @@ DEFAULTS = {
     "dst_streams": None,        # the destination's, if not the same (a mismatch test)
     "trace": [],                # QEMU trace event patterns, on both sides
     "reinit_at_s": None,        # a REINIT of the source devices this long into precopy
+    "precopy_info_v2": False,   # patched QEMU, v2: x-migration-precopy-info-v2=on
 }
 
 
@@ -309,6 +310,8 @@ def migrate(**overrides):
         if cfg["multifd_channels"]:
             props = ",x-migration-multifd-transfer=%s" % (
                 "on" if cfg["multifd_transfer"] else "off")
+        if cfg["precopy_info_v2"]:
+            props += ",x-migration-precopy-info-v2=on"
         dst_props = props
         if cfg["streams"] or cfg["dst_streams"]:
             props += ",x-migration-streams=%d" % cfg["streams"]
