@@ -216,6 +216,25 @@ class Vm:
                 if "vfio" in line.lower() and EXPECTED_WARNING not in line and
                 not TRACE_LINE.match(line)]
 
+    def stacks(self):
+        """Where each thread of this QEMU waits: [(tid, comm, wchan, kernel stack)]."""
+        res = []
+        base = "/proc/%d/task" % self.proc.pid
+        try:
+            tids = sorted(os.listdir(base), key=int)
+        except OSError:
+            return res
+        for tid in tids:
+            info = []
+            for name in ("comm", "wchan", "stack"):
+                try:
+                    with open("%s/%s/%s" % (base, tid, name)) as f:
+                        info.append(f.read().strip())
+                except OSError:
+                    info.append("?")
+            res.append([int(tid)] + info)
+        return res
+
     def running(self):
         return self.qmp.cmd("query-status").get("running", False)
 
@@ -361,6 +380,9 @@ def migrate(**overrides):
                 break
             time.sleep(0.05)
         res["wall_s"] = time.monotonic() - t0
+        if res["status"] not in ("completed", "failed", "cancelled"):
+            # Stuck: where the threads of both QEMUs wait, for the report.
+            res["stuck_stacks"] = {vm.name: vm.stacks() for vm in vms}
         for key in ("downtime", "total-time", "setup-time"):
             if key in info:
                 res[key.replace("-", "_") + "_ms"] = info[key]
