@@ -76,7 +76,7 @@ for ((r = 1; r <= reinit_reps; r++)); do
 		reinit-qemu-v2-piv2) args=(--v3 0 --precopy-info-v2 --engines 1 --knob v2_mode=single) ;;
 		reinit-qemu-mux4-piv2) args=(--v3 0 --precopy-info-v2 --engines 4 --knob v2_mode=mux) ;;
 		esac
-		python3 "$mig" "${args[@]}" --state-size "$(to_bytes "$size")" --dirty-rate 2000 \
+		python3 "$mig" "${args[@]}" --state-size "$(to_bytes "$size")" --dirty-rate 20000 \
 			--engine-bw "$bw" --precopy 5 --reinit-at 2 "${trace[@]}" 2>/dev/null | tail -n 1 |
 			python3 -c 'import json,sys; r=json.loads(sys.stdin.read() or "null") or {}; r.update(variant=sys.argv[1], rep=int(sys.argv[2])); print(json.dumps(r))' \
 				"$v" "$r" >> "$jsonl"

@@ -272,6 +272,7 @@ DEFAULTS = {
     "dst_streams": None,        # the destination's, if not the same (a mismatch test)
     "trace": [],                # QEMU trace event patterns, on both sides
     "reinit_at_s": None,        # a REINIT of the source devices this long into precopy
+                                # (the workload stops at the end of precopy_s)
     "precopy_info_v2": False,   # patched QEMU, v2: x-migration-precopy-info-v2=on
 }
 
@@ -365,6 +366,12 @@ def migrate(**overrides):
                     knob_write(u, "reinit", 1)
                 held = cfg["reinit_at_s"]
             time.sleep(max(0.0, cfg["precopy_s"] - held))
+            if cfg["reinit_at_s"] is not None:
+                # The hold is a workload fast enough that precopy cannot converge
+                # (a 1 ms downtime limit alone does not hold a device whose dirty
+                # data drains to 0); it stops so that precopy converges.
+                for u in src_u:
+                    knob_write(u, "dirty_rate", 0)
             res["release_time"] = time.time()
             src.qmp.cmd("migrate-set-parameters",
                         **{"downtime-limit": cfg["downtime_limit_ms"]})
