@@ -46,7 +46,8 @@ def qemu_v3():
     path = os.environ.get("QEMU_V3")
     if path:
         return path if os.access(path, os.X_OK) else None
-    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
     try:
         out = subprocess.run([os.path.join(top, "scripts", "build-qemu-v3"), "--path"],
                              capture_output=True, text=True, timeout=120)
