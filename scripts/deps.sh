@@ -17,12 +17,14 @@ pkgs_base=(make gcc libc6-dev pkg-config dwarves kmod cpio busybox-static
 	   liburing-dev libgnutls28-dev libxxhash-dev gnuplot-nox xz-utils
 	   linux-source-6.12 flex bison bc libelf-dev libssl-dev python3
 	   ninja-build libglib2.0-dev python3-venv	# the patched QEMU's build
+	   libfdt-dev bzip2 ccache			# (scripts/build-qemu-v3)
 	   linux-perf)	# bench/: perf in the guest (profiles of the scenarios)
 # From bookworm-backports (scripts/apt-backports.sh), the only suite that packages them
 # for Debian 12: QEMU 10, the VMM the project migrates with and the guest runner's L1
-# hypervisor, and meson >= 1.5, which QEMU 10's build needs.
-pkgs_bpo=(qemu-system-x86 meson)
-bpo_min=(1:10.0 1.5)
+# hypervisor, and meson >= 1.5 and pycotap (its meson group), which QEMU 10's build
+# needs.
+pkgs_bpo=(qemu-system-x86 meson python3-pycotap)
+bpo_min=(1:10.0 1.5 1.1)
 
 # The packages of "$@" that are not installed (one dpkg query for all of them).
 missing() {

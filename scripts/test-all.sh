@@ -3,7 +3,8 @@
 #
 #   0 build      make all, make -C tests/e2e, and the debug guest kernel with the module
 #                built against it (scripts/build-module debug; the kernel is cached
-#                outside the clone, so only a fresh machine builds it)
+#                outside the clone, so only a fresh machine builds it), and the
+#                patched QEMU of userspace/qemu/ (scripts/build-qemu-v3, cached too)
 #   1 host-unit  make -C userspace check (when userspace/Makefile has that target)
 #   1b bench-unit make -C bench check: the benchmark report's statistics
 #   2 kunit      make kunit (when scripts/kunit.sh exists)
@@ -72,7 +73,9 @@ has_check() {
 build() {
 	$make --no-print-directory all || return
 	[ ! -f tests/e2e/Makefile ] || $make --no-print-directory -C tests/e2e || return
-	scripts/build-module debug
+	scripts/build-module debug || return
+	# The patched QEMU of tests/e2e/qemu-v3.py (cached outside the clone).
+	scripts/build-qemu-v3 > /dev/null
 }
 built=1
 part 0 build build || built=0

@@ -36,6 +36,15 @@ def main():
     ap.add_argument("--downtime-limit", type=int, default=100000, metavar="MS")
     ap.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                     help="another device knob, on both sides (repeatable)")
+    ap.add_argument("--v3", type=int, default=None, metavar="N",
+                    help="the patched QEMU (scripts/build-qemu-v3) with "
+                         "x-migration-streams=N (0: its v2)")
+    ap.add_argument("--precopy-info-v2", action="store_true",
+                    help="with --v3 0: v2 with the PRECOPY_INFOv2 opt-in")
+    ap.add_argument("--reinit-at", type=float, default=None, metavar="S",
+                    help="with --precopy: a REINIT of the source devices S seconds in")
+    ap.add_argument("--trace", action="append", default=[], metavar="PATTERN",
+                    help="QEMU trace events to enable on both sides (repeatable)")
     a = ap.parse_args()
     knobs = {}
     for kv in a.knob:
@@ -44,10 +53,17 @@ def main():
             ap.error("--knob takes NAME=VALUE, not %s" % kv)
         knobs[name] = val
     why = mstqemu.skip_reason()
+    qemu = None
+    if not why and a.v3 is not None:
+        qemu = mstqemu.qemu_v3()
+        if not qemu:
+            why = "the patched QEMU is not built (scripts/build-qemu-v3)"
     if why:
         print(why, file=sys.stderr)
         return 4
-    res = mstqemu.migrate(devices=a.devices, state_size=a.state_size,
+    res = mstqemu.migrate(qemu=qemu, streams=a.v3 or 0, reinit_at_s=a.reinit_at,
+                          trace=a.trace, precopy_info_v2=a.precopy_info_v2,
+                          devices=a.devices, state_size=a.state_size,
                           dirty_rate=a.dirty_rate, precopy_s=a.precopy,
                           engines=a.engines, engine_bw=a.engine_bw,
                           multifd_channels=a.multifd,

@@ -8,10 +8,17 @@ each get one mdev instance per device, attached with
 socket; migrate() returns QEMU's own figures (query-migrate) and the devices'
 checksums.  Used by tests/e2e/qemu-migrate.py (the tests), bench/ (the QEMU variants)
 and by hand: python3 tests/e2e/qemu/migrate.py --help.
+
+The patched QEMU of userspace/qemu/ (scripts/build-qemu-v3) is selected per migration
+with qemu=qemu_v3() and migrates over v3 with streams=N (x-migration-streams=N on
+both sides, dst_streams=M for a mismatch); trace=[patterns] enables QEMU trace
+events on both sides (their lines, with timestamps, come back in src_trace and
+dst_trace).
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +34,37 @@ STEP = int(os.environ.get("QEMU_TIMEOUT", "300"))
 # An mdev behind no IOMMU has no dirty tracking and a device without DMA offers none
 # of its own: QEMU warns, then counts all guest RAM as dirty, which is correct.
 EXPECTED_WARNING = "doesn't support device and IOMMU dirty tracking"
+# A trace event line of QEMU's log backend with -msg timestamp=on: pid@sec.usec:event
+TRACE_LINE = re.compile(r"^(\d+)@(\d+\.\d+):(\w+)(.*)$")
+# The +ds source tarball has no firmware: the patched QEMU uses the installed QEMU's.
+FIRMWARE = ["-L", "/usr/share/qemu", "-L", "/usr/share/seabios"]
+
+
+def qemu_v3():
+    """The patched QEMU's path: $QEMU_V3, else scripts/build-qemu-v3 --path; None if
+    it is not built."""
+    path = os.environ.get("QEMU_V3")
+    if path:
+        return path if os.access(path, os.X_OK) else None
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    try:
+        out = subprocess.run([os.path.join(top, "scripts", "build-qemu-v3"), "--path"],
+                             capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    path = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    return path if out.returncode == 0 and os.access(path, os.X_OK) else None
+
+
+def trace_events(text):
+    """[(time, event, args)] of the trace lines in a QEMU's stderr."""
+    res = []
+    for line in text.splitlines():
+        m = TRACE_LINE.match(line)
+        if m:
+            res.append((float(m.group(2)), m.group(3), m.group(4).strip()))
+    return res
 
 
 class QmpError(RuntimeError):
@@ -144,12 +182,19 @@ def skip_reason():
 class Vm:
     """One QEMU process holding the instances @uuids as vfio-pci devices."""
 
-    def __init__(self, work, name, uuids, incoming=None, device_props=""):
+    def __init__(self, work, name, uuids, incoming=None, device_props="", qemu=None,
+                 trace=()):
         self.name = name
         self.err_path = "%s/%s.err" % (work, name)
-        args = [QEMU, "-accel", "tcg", "-M", "q35", "-m", "32", "-smp", "1",
+        args = [qemu or QEMU, "-accel", "tcg", "-M", "q35", "-m", "32", "-smp", "1",
                 "-display", "none", "-nodefaults", "-no-user-config",
                 "-qmp", "unix:%s/%s.qmp,server=on,wait=off" % (work, name)]
+        if qemu:
+            args += FIRMWARE
+        if trace:
+            args += ["-msg", "timestamp=on"]
+            for t in trace:
+                args += ["-trace", t]
         for i, u in enumerate(uuids):
             args += ["-device", "vfio-pci,id=mst%d,sysfsdev=%s/%s,enable-migration=on%s"
                      % (i, DEVS, u, device_props)]
@@ -169,7 +214,27 @@ class Vm:
     def vfio_complaints(self):
         """vfio lines on stderr other than the expected dirty-tracking warning."""
         return [line for line in self.stderr().splitlines()
-                if "vfio" in line.lower() and EXPECTED_WARNING not in line]
+                if "vfio" in line.lower() and EXPECTED_WARNING not in line and
+                not TRACE_LINE.match(line)]
+
+    def stacks(self):
+        """Where each thread of this QEMU waits: [(tid, comm, wchan, kernel stack)]."""
+        res = []
+        base = "/proc/%d/task" % self.proc.pid
+        try:
+            tids = sorted(os.listdir(base), key=int)
+        except OSError:
+            return res
+        for tid in tids:
+            info = []
+            for name in ("comm", "wchan", "stack"):
+                try:
+                    with open("%s/%s/%s" % (base, tid, name)) as f:
+                        info.append(f.read().strip())
+                except OSError:
+                    info.append("?")
+            res.append([int(tid)] + info)
+        return res
 
     def running(self):
         return self.qmp.cmd("query-status").get("running", False)
@@ -203,6 +268,13 @@ DEFAULTS = {
     "downtime_limit_ms": 100000,
     "dst_knobs": {},            # destination-only knob overrides (a mismatch test)
     "cancel_in": None,          # "STOP_COPY": migrate_cancel once a source device is there
+    "qemu": None,               # the QEMU binary (None: $QEMU or qemu-system-x86_64)
+    "streams": 0,               # x-migration-streams (patched QEMU: v3 with N dirty FDs)
+    "dst_streams": None,        # the destination's, if not the same (a mismatch test)
+    "trace": [],                # QEMU trace event patterns, on both sides
+    "reinit_at_s": None,        # a REINIT of the source devices this long into precopy
+                                # (the workload stops at the end of precopy_s)
+    "precopy_info_v2": False,   # patched QEMU, v2: x-migration-precopy-info-v2=on
 }
 
 
@@ -259,10 +331,19 @@ def migrate(**overrides):
         if cfg["multifd_channels"]:
             props = ",x-migration-multifd-transfer=%s" % (
                 "on" if cfg["multifd_transfer"] else "off")
+        if cfg["precopy_info_v2"]:
+            props += ",x-migration-precopy-info-v2=on"
+        dst_props = props
+        if cfg["streams"] or cfg["dst_streams"]:
+            props += ",x-migration-streams=%d" % cfg["streams"]
+            dst_streams = cfg["streams"] if cfg["dst_streams"] is None else cfg["dst_streams"]
+            dst_props += ",x-migration-streams=%d" % dst_streams
         sock = "unix:%s/mig.sock" % work
-        src = Vm(work, "src", src_u, device_props=props)
+        src = Vm(work, "src", src_u, device_props=props, qemu=cfg["qemu"],
+                 trace=cfg["trace"])
         vms.append(src)
-        dst = Vm(work, "dst", dst_u, incoming="defer", device_props=props)
+        dst = Vm(work, "dst", dst_u, incoming="defer", device_props=dst_props,
+                 qemu=cfg["qemu"], trace=cfg["trace"])
         vms.append(dst)
         _setup(src.qmp, cfg, False)
         _setup(dst.qmp, cfg, True)
@@ -277,7 +358,22 @@ def migrate(**overrides):
         src.qmp.cmd("migrate", uri=sock)
         deadline = t0 + STEP
         if cfg["precopy_s"]:
-            time.sleep(cfg["precopy_s"])
+            held = 0.0
+            if cfg["reinit_at_s"] is not None:
+                time.sleep(cfg["reinit_at_s"])
+                res["reinit_states"] = [knob_read(u, "mig_state") for u in src_u]
+                res["reinit_time"] = time.time()
+                for u in src_u:
+                    knob_write(u, "reinit", 1)
+                held = cfg["reinit_at_s"]
+            time.sleep(max(0.0, cfg["precopy_s"] - held))
+            if cfg["reinit_at_s"] is not None:
+                # The hold is a workload fast enough that precopy cannot converge
+                # (a 1 ms downtime limit alone does not hold a device whose dirty
+                # data drains to 0); it stops so that precopy converges.
+                for u in src_u:
+                    knob_write(u, "dirty_rate", 0)
+            res["release_time"] = time.time()
             src.qmp.cmd("migrate-set-parameters",
                         **{"downtime-limit": cfg["downtime_limit_ms"]})
         if cfg["cancel_in"]:
@@ -292,6 +388,9 @@ def migrate(**overrides):
                 break
             time.sleep(0.05)
         res["wall_s"] = time.monotonic() - t0
+        if res["status"] not in ("completed", "failed", "cancelled"):
+            # Stuck: where the threads of both QEMUs wait, for the report.
+            res["stuck_stacks"] = {vm.name: vm.stacks() for vm in vms}
         for key in ("downtime", "total-time", "setup-time"):
             if key in info:
                 res[key.replace("-", "_") + "_ms"] = info[key]
@@ -302,9 +401,13 @@ def migrate(**overrides):
         res["src_running"] = src.running()
         res["src_states"] = [knob_read(u, "mig_state") for u in src_u]
         res["src_sums"] = [checksum(u) for u in src_u]
+        res["src_protocol"] = [knob_read(u, "protocol") for u in src_u]
+        res["src_crit_gen"] = [knob_read(u, "crit_gen") for u in src_u]
         if res["status"] == "completed":
             res["dst_running"] = dst.running()
             res["dst_sums"] = [checksum(u) for u in dst_u]
+            res["dst_protocol"] = [knob_read(u, "protocol") for u in dst_u]
+            res["dst_crit_gen"] = [knob_read(u, "crit_gen") for u in dst_u]
         res["src_complaints"] = src.vfio_complaints()
         res["dst_complaints"] = dst.vfio_complaints()
     except Exception as e:              # reported to the caller, with stderr
@@ -313,6 +416,11 @@ def migrate(**overrides):
         for vm in vms:
             if res["error"]:
                 res.setdefault("stderr", {})[vm.name] = vm.stderr()[-2000:]
+            if cfg["trace"]:
+                res[vm.name + "_trace"] = trace_events(vm.stderr())
+            # Errors only (no trace lines), for the tests' error checks.
+            res[vm.name + "_errors"] = [
+                line for line in vm.stderr().splitlines() if not TRACE_LINE.match(line)]
             try:
                 vm.stop()
             except (OSError, EOFError, QmpError):

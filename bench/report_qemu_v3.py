@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Summary of bench/qemu-v3.sh: QEMU's downtime per variant and case, the ratios the
+issue targets (with bootstrap 95% intervals), and the REINIT-to-switchover time.
+
+Usage: report_qemu_v3.py OUTDIR   (reads OUTDIR/runs.jsonl, writes OUTDIR/summary.md)
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report_qemu import fmt_ratio, median, ratio_ci  # noqa: E402
+
+ORDER = ["qemu10-v2", "qemu10-v2-multifd", "qemu10-mux4-multifd",
+         "qemu-v3-1", "qemu-v3-2", "qemu-v3-4", "qemu-v3-8"]
+
+
+def good(r):
+    return (r.get("status") == "completed" and r.get("dst_sums") and
+            r.get("dst_sums") == r.get("src_sums"))
+
+
+def reinit_ms(r):
+    """ms from the REINIT to the switchover ACK of generation 1, from the trace."""
+    t0 = r.get("reinit_time")
+    for t, ev, args in r.get("src_trace") or []:
+        if ev == "source_return_path_thread_switchover_acked" and "gen=1" in args:
+            return (t - t0) * 1000 if t0 else None
+    return None
+
+
+def main():
+    out = sys.argv[1]
+    with open(os.path.join(out, "runs.jsonl")) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    lines = []
+    o = lines.append
+    o("# Patched QEMU 10.0.2 (v3) against QEMU 10.0.2 (v2), QEMU's downtime")
+    o("")
+    o("From bench/qemu-v3.sh: one device, QEMU switches over as soon as it may; "
+      "downtime is query-migrate's (source stop to completion, destination load "
+      "included with return-path). Ratios are of medians, with a percentile "
+      "bootstrap 95% interval.")
+    o("")
+    o("| engine_bw | variant | downtime ms, median (min-max) | runs ok |")
+    o("| ---: | --- | ---: | ---: |")
+    dts = {}
+    for bw in sorted({r.get("engine_bw") for r in recs if "engine_bw" in r},
+                     reverse=True):
+        for v in ORDER:
+            at = [r for r in recs if r.get("variant") == v and r.get("engine_bw") == bw]
+            if not at:
+                continue
+            d = [r["downtime_ms"] for r in at if good(r)]
+            dts[(bw, v)] = d
+            cell = "-" if not d else "%.0f (%.0f-%.0f)" % (median(d), min(d), max(d))
+            o("| %s | `%s` | %s | %d/%d |" % ("%s MiB/s" % bw if bw else "unlimited",
+                                               v, cell, len(d), len(at)))
+    o("")
+    o("Ratios:")
+    o("")
+    for bw in sorted({k[0] for k in dts}, reverse=True):
+        case = "%s MiB/s" % bw if bw else "unlimited"
+        for a, b in (("qemu-v3-4", "qemu10-mux4-multifd"), ("qemu-v3-4", "qemu10-v2-multifd"),
+                     ("qemu-v3-8", "qemu10-mux4-multifd"), ("qemu-v3-4", "qemu10-v2")):
+            if dts.get((bw, a)) and dts.get((bw, b)):
+                o("- %s: `%s` / `%s` = %s%s" % (
+                    case, a, b, fmt_ratio(*ratio_ci(dts[(bw, a)], dts[(bw, b)])),
+                    " (target: at most 0.7)" if not bw and b == "qemu10-mux4-multifd"
+                    and a == "qemu-v3-4" else ""))
+    o("")
+    o("REINIT 2 s into a held precopy, switchover-ack on: time from the REINIT to the "
+      "switchover ACK of the new generation (switchover allowed again), patched QEMU:")
+    o("")
+    rms = {}
+    for v in ("reinit-qemu-v3-4", "reinit-qemu-v2-piv2", "reinit-qemu-mux4-piv2"):
+        rs = [r for r in recs if r.get("variant") == v]
+        ms = [reinit_ms(r) for r in rs if good(r)]
+        ms = [m for m in ms if m is not None]
+        rms[v] = ms
+        o("- `%s`: %s over %d/%d runs" % (
+            v, "median %.0f ms (%.0f-%.0f)" % (median(ms), min(ms), max(ms)) if ms else "-",
+            len(ms), len(rs)))
+    o("")
+    for b, target in (("reinit-qemu-v2-piv2", "0.02"), ("reinit-qemu-mux4-piv2", "0.5")):
+        if rms["reinit-qemu-v3-4"] and rms[b]:
+            o("- `reinit-qemu-v3-4` / `%s` = %s (target: at most %s)" % (
+                b, fmt_ratio(*ratio_ci(rms["reinit-qemu-v3-4"], rms[b])), target))
+    o("")
+    o("v2 rows use the series' patch 7 (x-migration-precopy-info-v2): QEMU 10.0.2 "
+      "itself has neither PRECOPY_INFOv2 nor a re-armable switchover-ack.")
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
