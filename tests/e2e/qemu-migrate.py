@@ -16,24 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "qemu"))
 import mstqemu  # noqa: E402
-
-n = 0
-failed = False
-
-
-def tap(good, what, detail=None):
-    global n, failed
-    n += 1
-    failed |= not good
-    print(("ok" if good else "not ok") + " %d - %s" % (n, what), flush=True)
-    if not good and detail:
-        for line in str(detail).splitlines():
-            print("# " + line, flush=True)
-
-
-def figures(res):
-    return "downtime %s ms, total %s ms, vfio %s bytes" % (
-        res.get("downtime_ms"), res.get("total_time_ms"), res.get("vfio_bytes"))
+from taplib import figures, plan, status, tap  # noqa: E402
 
 
 def completes(name, **cfg):
@@ -58,14 +41,8 @@ SLOW = {"state_size": 16 << 20, "engines": 1, "engine_bw": 2,
 
 
 def main():
-    why = mstqemu.skip_reason()
-    plan = 10
-    if why:
-        print("TAP version 13\n1..%d" % plan)
-        for i in range(1, plan + 1):
-            print("ok %d - skipped # SKIP %s" % (i, why))
-        return 4
-    print("TAP version 13\n1..%d" % plan, flush=True)
+    ncases = 10
+    plan(ncases, mstqemu.skip_reason())
 
     res = completes("v2, main channel, precopy with a dirtying workload", **DIRTY)
     tap((res.get("vfio_bytes") or 0) >= DEFAULTS_STATE and res.get("downtime_ms") is not None,
@@ -94,7 +71,7 @@ def main():
         res["src_states"] == ["RUNNING"] and res["src_sums"] == res["src_sums_before"],
         "a destination device of another geometry fails the migration with QEMU's error;"
         " the source keeps running, state unchanged", res)
-    return 1 if failed or n != plan else 0
+    return status(ncases)
 
 
 DEFAULTS_STATE = mstqemu.DEFAULTS["state_size"]

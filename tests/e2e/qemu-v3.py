@@ -17,24 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "qemu"))
 import mstqemu  # noqa: E402
-
-n = 0
-failed = False
-
-
-def tap(good, what, detail=None):
-    global n, failed
-    n += 1
-    failed |= not good
-    print(("ok" if good else "not ok") + " %d - %s" % (n, what), flush=True)
-    if not good and detail:
-        for line in str(detail).splitlines():
-            print("# " + line, flush=True)
-
-
-def figures(res):
-    return "downtime %s ms, total %s ms, vfio %s bytes" % (
-        res.get("downtime_ms"), res.get("total_time_ms"), res.get("vfio_bytes"))
+from taplib import figures, plan, status, tap  # noqa: E402
 
 
 def completed(res, protocol):
@@ -98,13 +81,8 @@ def main():
     cases = os.environ.get("QEMU_V3_CASES", "streams,devices,reinit,cancel,v2,mismatch")
     cases = set(cases.split(","))
     sizes = {"streams": 4, "devices": 1, "reinit": 1, "cancel": 1, "v2": 2, "mismatch": 2}
-    plan = sum(v for k, v in sizes.items() if k in cases)
-    if why:
-        print("TAP version 13\n1..%d" % plan)
-        for i in range(1, plan + 1):
-            print("ok %d - skipped # SKIP %s" % (i, why))
-        return 4
-    print("TAP version 13\n1..%d" % plan, flush=True)
+    ncases = sum(v for k, v in sizes.items() if k in cases)
+    plan(ncases, why)
     print("# patched QEMU: %s" % qemu, flush=True)
 
     for ns in (1, 2, 4, 8) if "streams" in cases else ():
@@ -124,7 +102,7 @@ def main():
         v2_unchanged(qemu)
     if "mismatch" in cases:
         mismatch(qemu)
-    return 1 if failed or n != plan else 0
+    return status(ncases)
 
 
 def devices(qemu):
