@@ -340,3 +340,13 @@ def outlier_notes(label, st, field="downtime_ms", unit="s"):
                        label, r["rep"], f(r[field]), unit, f(st["median"]), unit,
                        "%.2f" % r["host_load"] if r["host_load"] is not None else "not recorded"))
     return out
+
+
+def scenario_rows(ctx, name, csv_name, cols, row_of):
+    """Scenario @name's raw runs and their rows (row_of each record), the rows also
+    written to @csv_name; ([], []) when the scenario did not run."""
+    recs = load(os.path.join(ctx.raw, name + ".jsonl"))
+    rows = [row_of(r) for r in recs]
+    if rows:
+        write_csv(os.path.join(ctx.outdir, csv_name), cols, rows)
+    return recs, rows

@@ -18,12 +18,10 @@ S3_TITLES = {"stopcopy": "REINIT in STOP_COPY",
 
 
 def rb(ctx):
-    recs = R.load(os.path.join(ctx.raw, "rb.jsonl"))
-    if not recs:
+    _, rows = R.scenario_rows(ctx, "rb", "rb_reinit_backlog.csv", R.REINIT_COLS, R.reinit_row)
+    if not rows:
         return
     o = ctx.o
-    rows = [R.reinit_row(r) for r in recs]
-    R.write_csv(os.path.join(ctx.outdir, "rb_reinit_backlog.csv"), R.REINIT_COLS, rows)
     state = rows[0]["state_bytes"]
     o("## Scenario RB: a REINIT in PRE_COPY with a dirty backlog B (the case that decides switchover)")
     o()
@@ -119,12 +117,10 @@ def rb(ctx):
 
 
 def s3(ctx):
-    recs = R.load(os.path.join(ctx.raw, "s3.jsonl"))
-    if not recs:
+    recs, rows = R.scenario_rows(ctx, "s3", "s3_reinit_latency.csv", R.REINIT_COLS, R.reinit_row)
+    if not rows:
         return
     o = ctx.o
-    rows = [R.reinit_row(r) for r in recs]
-    R.write_csv(os.path.join(ctx.outdir, "s3_reinit_latency.csv"), R.REINIT_COLS, rows)
     state = rows[0]["state_bytes"]
     o("## Scenario 3: critical-data latency during the save (secondary)")
     o()

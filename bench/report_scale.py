@@ -104,12 +104,10 @@ def s4(ctx):
 
 
 def s5(ctx):
-    recs = R.load(os.path.join(ctx.raw, "s5.jsonl"))
-    if not recs:
+    _, rows = R.scenario_rows(ctx, "s5", "s5_8g_pattern.csv", R.MIG_COLS, R.mig_row)
+    if not rows:
         return
     o = ctx.o
-    rows = [R.mig_row(r) for r in recs]
-    R.write_csv(os.path.join(ctx.outdir, "s5_8g_pattern.csv"), R.MIG_COLS, rows)
     state = rows[0]["state_bytes"]
     g = R.group(rows, lambda r: r["variant"])
     st = {v: R.stats_of(rs) for v, rs in g.items()}
