@@ -1377,6 +1377,27 @@ FIXTURE_TEARDOWN(v3_end)
 }
 
 /* Reads @fd to EOF, waiting in poll() with no timeout between reads. */
+/*
+ * The end of a v3_end test: both streams' wire format checked, both devices to STOP,
+ * the destination holding the source's state.
+ */
+static void v3_end_finish(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(v3_end) *self, struct mst_pipe *p,
+			  struct mst_v3_sess *s, struct mst_v3_sess *d)
+{
+	char why[256];
+
+	for (uint32_t i = 0; i <= 1; i++) {
+		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why))) TH_LOG("%s", why);
+		mst_pipe_free(&p[i]);
+	}
+	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
+	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
+	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+	mst_v3_close(s);
+	mst_v3_close(d);
+}
+
 static ssize_t read_to_eof_polling(struct mst_pipe *p)
 {
 	struct pollfd pfd = { .fd = p->src, .events = POLLIN };
@@ -1404,7 +1425,6 @@ TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
 	struct mst_v3_sess s, d;
 	struct mst_pipe p[2];
 	uint64_t gen0 = 0, gen1 = 0;
-	char why[256];
 
 	ASSERT_EQ(0, mst_v3_open(self->dst.fd, 1, S(RESUMING), &d));
 	ASSERT_EQ(0, mst_v3_open(self->src.fd, 1, S(STOP_COPY), &s));
@@ -1421,15 +1441,7 @@ TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
 	EXPECT_TRUE(si.flags & VFIO_MIG_STREAM_INFO_END);
 	EXPECT_EQ(0, si.flags & VFIO_MIG_STREAM_INFO_REINIT);
 	ASSERT_EQ(0, read_to_eof_polling(&p[0]));
-	for (uint32_t i = 0; i <= 1; i++) {
-		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why))) TH_LOG("%s", why);
-		mst_pipe_free(&p[i]);
-	}
-	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
-	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
-	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
-	mst_v3_close(&s);
-	mst_v3_close(&d);
+	v3_end_finish(_metadata, self, p, &s, &d);
 }
 
 /*
@@ -1498,7 +1510,6 @@ TEST_F_TIMEOUT(v3_end, reinit_before_last_dirty_end, 120)
 	struct mst_v3_sess s, d;
 	struct mst_pipe p[2];
 	uint64_t gen = 0;
-	char why[256];
 	pthread_t t;
 
 	/* 1 MiB/s: the dirty stream's last 64 KiB take 62 ms, a record 250 ms */
@@ -1528,15 +1539,7 @@ TEST_F_TIMEOUT(v3_end, reinit_before_last_dirty_end, 120)
 	pthread_join(t, NULL);
 	ASSERT_EQ(0, cr.ret);
 	EXPECT_EQ(gen, p[0].mon.last_crit_gen);
-	for (uint32_t i = 0; i <= 1; i++) {
-		EXPECT_TRUE(mst_pipe_check(&p[i], why, sizeof(why))) TH_LOG("%s", why);
-		mst_pipe_free(&p[i]);
-	}
-	ASSERT_RET(0, mst_set_state(self->dst.fd, S(STOP), NULL));
-	ASSERT_EQ(0, mst_set_state(self->src.fd, S(STOP), NULL));
-	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
-	mst_v3_close(&s);
-	mst_v3_close(&d);
+	v3_end_finish(_metadata, self, p, &s, &d);
 }
 
 struct reinit_storm {
