@@ -649,7 +649,7 @@ run_sq() {
 			qemu10-*) note_run "$raw/sq.jsonl" "$(sq_qemu "$v" "$r" "$bw")" ;;
 			*) note_run "$raw/sq.jsonl" "$(migrate sq "$v" "$r" 1 together "$sq_size" memory "$bw")" ;;
 			esac
-			log "sq rep $r $v engine_bw $bw: $(tail -n 1 "$raw/sq.jsonl" | grep -o '"downtime[_a-z]*":[0-9.]*' | head -n 1)"
+			log "sq rep $r $v engine_bw $bw: $(tail -n 1 "$raw/sq.jsonl" | grep -o '"downtime\(_ns\)\?":[0-9.]*' | head -n 1)"
 		done
 	done
 }
