@@ -2,7 +2,8 @@
 # patch adds to include/uapi/linux/vfio.h (scripts/make-rfc-kernel): the same text,
 # less what only a header of its own needs.  Dropped:
 #  - the SPDX line, the include guard and the #include lines (vfio.h has its own);
-#  - "vfio_mstream.h - " before the title of the top comment;
+#  - "vfio_mstream.h - " before the title of the top comment, and the name of
+#    vfio.h where the text is about to be part of it;
 #  - the paragraph on build headers older than 6.2 (vfio.h is the newer one);
 #  - the #ifndef/#endif around each Linux 7.1 fallback: 6.12's vfio.h has no
 #    PRECOPY_INFOv2, so the series defines it, with the value upstream assigned.
@@ -18,6 +19,7 @@ in_old						{ if ($0 == " *") in_old = 0; next }
 /^#ifndef VFIO_/				{ n_ifndef++; next }
 /^#endif$/					{ n_endif++; next }
 sub(/^ \* vfio_mstream\.h - /, " * ")		{ n_title++ }
+sub(/ of include\/uapi\/linux\/vfio\.h\.$/, ".")	{ n_self++ }
 
 /^$/ { blank++; next }
 {
@@ -29,12 +31,12 @@ sub(/^ \* vfio_mstream\.h - /, " * ")		{ n_title++ }
 }
 
 END {
-	if (n_spdx != 1 || n_guard != 3 || n_old != 1 || n_title != 1 ||
+	if (n_spdx != 1 || n_guard != 3 || n_old != 1 || n_title != 1 || n_self != 1 ||
 	    n_ifndef == 0 || n_ifndef != n_endif) {
 		printf "uapi-in-vfio-h.awk: the header no longer has the expected shape " \
 		       "(spdx %d, guard %d, old-headers paragraph %d, title %d, " \
-		       "#ifndef %d, #endif %d)\n", n_spdx, n_guard, n_old, n_title,
-		       n_ifndef, n_endif > "/dev/stderr"
+		       "vfio.h %d, #ifndef %d, #endif %d)\n", n_spdx, n_guard, n_old,
+		       n_title, n_self, n_ifndef, n_endif > "/dev/stderr"
 		exit 1
 	}
 }
