@@ -8,6 +8,8 @@
 #   make demo       boot the guest and show the device at work
 #   make kunit      KUnit tests (scripts/kunit.sh)
 #   make bench      benchmarks (bench/)
+#   make rfc        the RFC's Linux series (build/rfc/kernel/) and its checks, and
+#                   the checks of the QEMU series (scripts/make-rfc)
 #   make guest CMD='...'   run a command in the guest (no CMD: a shell)
 #   make clean
 #
@@ -24,7 +26,7 @@ export KVER
 
 GUEST_RUN := scripts/guest-run
 
-.PHONY: all kernel userspace deps need-deps test test-kcsan demo kunit bench guest clean
+.PHONY: all kernel userspace deps need-deps test test-kcsan demo kunit bench rfc guest clean
 
 all: kernel userspace
 
@@ -73,6 +75,9 @@ bench: need-deps
 	@if [ -f bench/Makefile ]; then \
 		$(MAKE) --no-print-directory all && $(MAKE) -C bench; \
 	else echo "bench: bench/Makefile does not exist yet: skipped"; fi
+
+rfc:
+	@scripts/make-rfc
 
 # make guest CMD='ls /sys/class/mdev_bus'; GUEST_ARGS='--smp 4 --mem 8G' for the runner.
 # $(value CMD): the command as typed, so that make does not expand its $(...) and $$.

@@ -330,7 +330,7 @@ bool mst_queue_rewrite_last_extra(struct mst_queue *q,
 	if (c)
 		fn(c, arg);
 	mutex_unlock(&q->read_lock);
-	return c != NULL;
+	return c;
 }
 
 /**

@@ -502,7 +502,8 @@ static int mst_wl_thread(void *arg)
 				kthread_should_stop() || READ_ONCE(dev->wl_kick),
 				HZ);
 			WRITE_ONCE(dev->wl_kick, false);
-			last = last_reinit = ktime_get_ns();
+			last = ktime_get_ns();
+			last_reinit = last;
 			acc = 0;
 			continue;
 		}
