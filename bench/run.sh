@@ -92,6 +92,7 @@ else
 fi
 scenarios=${BENCH_SCENARIOS:-cal s2 s1 s2p s1p s2i rb s3 s4 s5 sq}
 sq_bw=${BENCH_SQ_BW:-32}	# sq's device-bound case: MiB/s per engine
+sq_variants=${BENCH_SQ_VARIANTS:-qemu10-v2 qemu10-v2-multifd qemu10-v2-mux4-multifd v2-today v2-mux4 v3-4}
 variants_all="v2-today v2-thread v2-pool v2-mux4 v2-mux8 v2-muxhead4 v2-muxhead8 v3-1 v3-2 v3-4 v3-8"
 s1_variants=${BENCH_S1_VARIANTS:-$variants_all}
 s2_variants=${BENCH_S2_VARIANTS:-$variants_all}
@@ -336,6 +337,7 @@ downtime_of() {	# the last record's downtime in ms, for the log
 	echo "p_variants=$p_variants"
 	echo "rb_size=$rb_size rb_variants=$rb_variants"
 	echo "rb_fracs=$rb_fracs"
+	echo "sq_size=$sq_size sq_bw=$sq_bw sq_variants=$sq_variants"
 	echo "pipe_reps=$pipe_reps"
 	echo "s1_rule_n=$s1_rule_n perf=$perf"
 } >"$raw/params-run.txt"
@@ -620,17 +622,22 @@ run_s5() {
 # that nearly the whole state moves in STOP_COPY, as --no-precopy does for the CLI.
 # Same geometry and knobs as the CLI's runs (geometry()).
 sq_qemu() {	# sq_qemu VARIANT REP BW
-	local var=$1 rep=$2 bw=$3 res rc mf=0
-	[ "$var" = qemu10-v2-multifd ] && mf=4
+	local var=$1 rep=$2 bw=$3 res rc mf=0 eng=1 mode=single
+	case $var in
+	qemu10-v2-multifd) mf=4 ;;
+	# the strongest device QEMU 10 reads unmodified: 4 engines on the one FD
+	qemu10-v2-mux4-multifd) mf=4 eng=4 mode=mux ;;
+	esac
 	res=$(python3 "$top/tests/e2e/qemu/migrate.py" --state-size "$(to_bytes "$sq_size")" \
-		--engines 1 --engine-bw "$bw" --multifd "$mf" --no-switchover-ack \
+		--engines "$eng" --engine-bw "$bw" --multifd "$mf" --no-switchover-ack \
+		--knob v2_mode=$mode \
 		--knob chunk_size=8M --knob read_ahead=2 --knob crit_size=65536 2>"$raw/.err")
 	rc=$?
 	case $res in "{"*) ;; *) res=null ;; esac
 	printf '{"scenario":"sq","variant":"%s","rep":%d,"devices":1,"state_size":%s,' \
 		"$var" "$rep" "$(to_bytes "$sq_size")"
-	printf '"engine_bw":%s,"engines":1,"exit":%d,"stderr":%s,"qemu":%s}\n' \
-		"$bw" "$rc" "$(jstr "$(cat "$raw/.err")")" "$res"
+	printf '"engine_bw":%s,"engines":%d,"exit":%d,"stderr":%s,"qemu":%s}\n' \
+		"$bw" "$eng" "$rc" "$(jstr "$(cat "$raw/.err")")" "$res"
 }
 
 run_sq() {
@@ -638,7 +645,7 @@ run_sq() {
 	make_instances 1
 	geometry 1 "$sq_size" memory || die "geometry"
 	for bw in "$sq_bw" 0; do
-		for v in qemu10-v2 qemu10-v2-multifd v2-today v3-4; do
+		for v in $sq_variants; do
 			vars+=("$bw:$v")
 		done
 	done
