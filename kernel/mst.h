@@ -67,7 +67,14 @@
 enum mst_v2_mode {
 	MST_V2_SINGLE	= 0,	/* one engine, one FD: what drivers do today */
 	MST_V2_MUX	= 1,	/* E engines multiplexed onto the one FD */
+	MST_V2_MUXHEAD	= 2,	/* MUX, new critical data read next */
 };
+
+/* Several engines on the one FD, whatever the critical data's place. */
+static inline bool mst_v2_mode_muxed(u32 mode)
+{
+	return mode == MST_V2_MUX || mode == MST_V2_MUXHEAD;
+}
 
 enum mst_dirty_pattern {
 	MST_DIRTY_UNIFORM	= 0,
@@ -284,6 +291,7 @@ enum mst_sess_kind {
  * @kind: enum mst_sess_kind.
  * @protocol: 2 or 3.
  * @mux: v2 with the engines multiplexed on the one FD.
+ * @mux_head: @mux, and new critical data goes ahead of the chunks queued.
  * @nsub: sub-streams on the wire (COMPAT nstreams).
  * @nfiles: FDs: 1 (v2) or N + 1 (v3).
  * @maxp: pages per PAGES record (fits an empty chunk).
@@ -305,6 +313,7 @@ struct mst_sess {
 	enum mst_sess_kind kind;
 	u32 protocol;
 	bool mux;
+	bool mux_head;
 	u32 nsub;
 	u32 nfiles;
 	u32 maxp;

@@ -16,6 +16,8 @@
  *   and sub-streams 1..E (COMPAT, PAGES of shard i - 1, END) interleaved a
  *   chunk at a time. A REINIT's CRIT record is published at once as an extra
  *   chunk, ahead of everything the engines have not published yet.
+ * - v2 mux-head: v2 mux, and that CRIT record is published urgent: ahead of
+ *   every queued chunk no read has started on (mst_queue_publish_urgent()).
  * - v3: streams 0..N, each its own FD and queue. Stream 0 has a CRIT engine
  *   that publishes a CRIT record per REINIT; its END comes in STOP_COPY
  *   once every dirty stream has ended and that engine owes nothing, and
@@ -741,7 +743,19 @@ static int mst_stream_header(struct mst_stream *s, bool crit, u32 first_sub,
 		crit_end = c->len +
 			   sess->dev->st.nruns * mst_full_run_bytes(sess->maxp);
 	mst_acct_init(&s->acct, crit_end);
-	mst_stream_publish(s, c, true, NULL);
+	if (sess->mux_head) {
+		/*
+		 * Urgent like the CRIT records that follow it on sub-stream
+		 * 0, which must not overtake it. The queue is empty: it is
+		 * read first either way.
+		 */
+		mutex_lock(&s->lock);
+		mst_queue_publish_urgent(&s->q, c);
+		s->published += size;
+		mutex_unlock(&s->lock);
+	} else {
+		mst_stream_publish(s, c, true, NULL);
+	}
 	return 0;
 }
 
@@ -1057,7 +1071,10 @@ int mst_fw_reinit(struct mst_sess *sess)
 	lockdep_assert_held(&dev->sess_lock);
 
 	if (sess->mux) {
-		/* at once, ahead of all the engines have not published */
+		/*
+		 * At once, ahead of what the engines have not published; with
+		 * mux-head, ahead of every queued chunk no read has started on.
+		 */
 		struct mst_chunk *c = mst_chunk_alloc_extra(rec);
 		u64 start;
 
@@ -1081,14 +1098,21 @@ int mst_fw_reinit(struct mst_sess *sess)
 			return 0;
 		}
 		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq++);
-		start = s->published;
-		mst_queue_publish_extra(&s->q, c);
+		if (sess->mux_head) {
+			start = mst_queue_publish_urgent(&s->q, c);
+		} else {
+			/* s->lock orders every publish: this is exact */
+			start = s->published;
+			mst_queue_publish_extra(&s->q, c);
+		}
 		s->crit_extra_last = true;
 		s->published += rec;
-		if (acct) {
-			pos = mst_queue_consumed(&s->q);
-			mst_acct_reinit(&s->acct, pos, start - pos, rec);
-		}
+		/*
+		 * The record's own position, not the reader's: the reader
+		 * may have read it already.
+		 */
+		if (acct)
+			mst_acct_reinit(&s->acct, start, 0, rec);
 		mutex_unlock(&s->lock);
 		return 0;
 	}
@@ -1205,7 +1229,7 @@ u64 mst_fw_full_size(struct mst_dev *dev)
 
 	if (dev->num_dirty)
 		nsub = dev->num_dirty + 1;
-	else if (READ_ONCE(dev->cfg.v2_mode) == MST_V2_MUX)
+	else if (mst_v2_mode_muxed(READ_ONCE(dev->cfg.v2_mode)))
 		nsub = READ_ONCE(dev->cfg.engines) + 1;
 	return bytes + (u64)nsub * (MST_COMPAT_REC_SIZE + MST_END_REC_SIZE) +
 	       MST_REC_HDR_SIZE + dev->st.crit_size;

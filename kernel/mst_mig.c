@@ -177,8 +177,11 @@ static struct file *mst_save_open(struct mst_dev *dev, bool precopy)
 		sess->protocol = 3;
 		sess->nsub = nfiles;
 	} else {
+		u32 mode = READ_ONCE(dev->cfg.v2_mode);
+
 		sess->protocol = 2;
-		sess->mux = READ_ONCE(dev->cfg.v2_mode) == MST_V2_MUX;
+		sess->mux = mst_v2_mode_muxed(mode);
+		sess->mux_head = mode == MST_V2_MUXHEAD;
 		sess->nsub = sess->mux ? READ_ONCE(dev->cfg.engines) + 1 : 1;
 	}
 

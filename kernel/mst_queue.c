@@ -237,14 +237,46 @@ static bool mst_queue_release_locked(struct mst_queue *q, struct mst_chunk *c)
 	return false;
 }
 
-static void mst_queue_append(struct mst_queue *q, struct mst_chunk *c)
+/*
+ * Where an urgent chunk goes: behind the chunk being read or partly read
+ * (its remaining bytes must follow the ones already read, or a record would
+ * be cut) and behind earlier urgent chunks (they keep their order). Sets
+ * @ahead to the unread bytes before that place.
+ */
+static struct list_head *mst_queue_urgent_place_locked(struct mst_queue *q,
+						       u64 *ahead)
+{
+	struct list_head *after = &q->ready;
+	struct mst_chunk *it;
+
+	lockdep_assert_held(&q->lock);
+
+	*ahead = 0;
+	list_for_each_entry(it, &q->ready, node) {
+		if (!it->urgent && !it->rpos && it != q->reading)
+			break;
+		*ahead += it->len - it->rpos;
+		after = &it->node;
+	}
+	return after;
+}
+
+/* Returns the stream position of @c's first byte (meaningless if dropped). */
+static u64 mst_queue_append(struct mst_queue *q, struct mst_chunk *c)
 {
 	bool appended = false, drop = false;
+	u64 pos, ahead;
 
 	spin_lock(&q->lock);
+	pos = q->produced;
 	if (c->len && !q->closed) {
 		c->rpos = 0;
-		list_add_tail(&c->node, &q->ready);
+		if (c->urgent) {
+			list_add(&c->node, mst_queue_urgent_place_locked(q, &ahead));
+			pos = q->consumed + ahead;
+		} else {
+			list_add_tail(&c->node, &q->ready);
+		}
 		q->produced += c->len;
 		if (c->extra)
 			q->last_extra = c;
@@ -260,6 +292,7 @@ static void mst_queue_append(struct mst_queue *q, struct mst_chunk *c)
 		mst_chunk_free_extra(c);
 	else
 		wake_up(&q->freeq);
+	return pos;
 }
 
 /**
@@ -277,6 +310,7 @@ static void mst_queue_append(struct mst_queue *q, struct mst_chunk *c)
 void mst_queue_publish(struct mst_queue *q, struct mst_chunk *c)
 {
 	c->extra = false;
+	c->urgent = false;
 	mst_queue_append(q, c);
 }
 
@@ -298,7 +332,30 @@ void mst_queue_publish(struct mst_queue *q, struct mst_chunk *c)
 void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c)
 {
 	c->extra = true;
+	c->urgent = false;
 	mst_queue_append(q, c);
+}
+
+/**
+ * mst_queue_publish_urgent() - publish an extra chunk to be read next
+ * @q: the queue.
+ * @c: as for mst_queue_publish_extra().
+ *
+ * @c goes ahead of every ready chunk that no read has started on, and
+ * behind the chunk a reader is copying from or has partly read, and behind
+ * urgent chunks published before it. Chunks must hold whole records, as
+ * every producer of this queue's users makes them: @c then lands on a
+ * record boundary.
+ *
+ * Context: as mst_queue_publish_extra().
+ * Return: the stream position of @c's first byte, i.e. the bytes read so
+ * far plus the unread bytes ahead of @c.
+ */
+u64 mst_queue_publish_urgent(struct mst_queue *q, struct mst_chunk *c)
+{
+	c->extra = true;
+	c->urgent = true;
+	return mst_queue_append(q, c);
 }
 
 /**
@@ -511,19 +568,22 @@ static ssize_t mst_queue_copy_out(struct mst_queue *q, struct iov_iter *to)
 		spin_lock(&q->lock);
 		c = q->closed ? NULL :
 			list_first_entry_or_null(&q->ready, struct mst_chunk, node);
+		q->reading = c;
 		spin_unlock(&q->lock);
 		if (!c)
 			break;
 
 		/*
 		 * c stays at the head of the ready list until we retire it:
-		 * only the read_lock holder does. Copy without q->lock.
+		 * only the read_lock holder does, and urgent chunks go behind
+		 * @reading. Copy without q->lock.
 		 */
 		want = min_t(size_t, c->len - c->rpos, iov_iter_count(to));
 		n = copy_to_iter(c->buf + c->rpos, want, to);
 		copied += n;
 
 		spin_lock(&q->lock);
+		q->reading = NULL;
 		c->rpos += n;
 		q->consumed += n;
 		extra = c->extra;

@@ -50,6 +50,7 @@
  * @rpos: bytes of @len already read.
  * @extra: not one of the pool's chunks (see mst_queue_publish_extra()); freed
  *	with kvfree() once read, instead of going back to the free list.
+ * @urgent: published with mst_queue_publish_urgent().
  */
 struct mst_chunk {
 	struct list_head node;
@@ -58,6 +59,7 @@ struct mst_chunk {
 	u32 len;
 	u32 rpos;
 	bool extra;
+	bool urgent;
 };
 
 /**
@@ -79,6 +81,7 @@ struct mst_chunk {
  * @closed: the queue was closed; every call now fails with -ENODEV.
  * @error: latched error, returned by reads once the ready list is empty.
  * @last_extra: the extra chunk published last, while it is in the ready list.
+ * @reading: the chunk the @read_lock holder is copying from, if any.
  */
 struct mst_queue {
 	spinlock_t lock;	/* protects lists, counters, flags */
@@ -97,6 +100,7 @@ struct mst_queue {
 	bool closed;
 	int error;
 	struct mst_chunk *last_extra;
+	struct mst_chunk *reading;
 };
 
 /*
@@ -127,6 +131,12 @@ void mst_queue_put_free(struct mst_queue *q, struct mst_chunk *c);
  * @c + 1); mst_chunk_alloc_extra() makes both in one allocation.
  */
 void mst_queue_publish_extra(struct mst_queue *q, struct mst_chunk *c);
+/*
+ * As mst_queue_publish_extra(), but @c is read next: ahead of every chunk
+ * no read has started on, behind earlier urgent chunks. Returns the stream
+ * position of @c's first byte.
+ */
+u64 mst_queue_publish_urgent(struct mst_queue *q, struct mst_chunk *c);
 /*
  * Allocates an extra chunk and its @size-byte buffer in one kvzalloc()
  * (@buf = @c + 1, @cap = @size, @len = 0), charged to the caller's memory

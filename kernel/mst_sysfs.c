@@ -284,6 +284,7 @@ static DEVICE_ATTR_WO(reinit);
 static const char * const mst_v2_mode_names[] = {
 	[MST_V2_SINGLE] = "single",
 	[MST_V2_MUX] = "mux",
+	[MST_V2_MUXHEAD] = "muxhead",
 };
 
 static ssize_t v2_mode_show(struct device *dev, struct device_attribute *attr,

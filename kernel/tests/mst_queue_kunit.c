@@ -881,11 +881,102 @@ static void mst_queue_rewrite_extra(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, mst_queue_rewrite_last_extra(q, t_fill_b, &c2));
 }
 
+/*
+ * Urgent chunks (mux-head's critical records): read next, but never ahead
+ * of bytes a reader has started on, and in the order they were published.
+ * Every chunk is 4 bytes of one letter; the ops run in order, then the test
+ * reads everything and expects @rest.
+ */
+enum t_op_kind { T_END, T_PUT, T_URGENT, T_READ, T_HOLD };
+
+struct t_op {
+	enum t_op_kind kind;
+	u8 byte;	/* T_PUT, T_URGENT */
+	u32 n;		/* T_READ: bytes; T_URGENT: expected stream position */
+};
+
+struct t_urgent_case {
+	const char *name;
+	struct t_op ops[6];
+	const char *rest;
+};
+
+#define T_P(b)		{ T_PUT, b, 0 }
+#define T_U(b, pos)	{ T_URGENT, b, pos }
+#define T_R(n)		{ T_READ, 0, n }
+
+static const struct t_urgent_case t_urgent_cases[] = {
+	{ "empty_queue", { T_U('u', 0) }, "uuuu" },
+	{ "ahead_of_unread", { T_P('a'), T_P('b'), T_U('u', 0) },
+	  "uuuuaaaabbbb" },
+	{ "behind_a_partly_read_chunk", { T_P('a'), T_P('b'), T_R(1), T_U('u', 4) },
+	  "aaauuuubbbb" },
+	{ "behind_the_chunk_being_read",
+	  { T_P('a'), T_P('b'), { T_HOLD }, T_U('u', 4) }, "aaaauuuubbbb" },
+	{ "in_publish_order", { T_P('a'), T_U('u', 0), T_U('v', 4) },
+	  "uuuuvvvvaaaa" },
+	{ "after_what_was_read", { T_P('a'), T_R(4), T_P('b'), T_U('u', 4) },
+	  "uuuubbbb" },
+};
+
+static void t_urgent_desc(const struct t_urgent_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(t_urgent, t_urgent_cases, t_urgent_desc);
+
+static void mst_queue_urgent_order(struct kunit *test)
+{
+	const struct t_urgent_case *tc = test->param_value;
+	struct mst_queue *q = t_queue(test, 4, 64);
+	size_t want = strlen(tc->rest);
+	const struct t_op *op;
+	u8 buf[64];
+
+	for (op = tc->ops; op < tc->ops + ARRAY_SIZE(tc->ops) && op->kind; op++) {
+		struct mst_chunk *c;
+
+		switch (op->kind) {
+		case T_PUT:
+			t_put(test, q, op->byte, 4);
+			break;
+		case T_URGENT:
+			c = mst_chunk_alloc_extra(4);
+			KUNIT_ASSERT_NOT_NULL(test, c);
+			memset(c->buf, op->byte, 4);
+			c->len = 4;
+			KUNIT_EXPECT_EQ(test, mst_queue_publish_urgent(q, c),
+					(u64)op->n);
+			break;
+		case T_READ:
+			KUNIT_ASSERT_EQ(test, t_read(q, buf, op->n, true),
+					(ssize_t)op->n);
+			break;
+		case T_HOLD:
+			/* what mst_queue_copy_out() marks while it copies */
+			spin_lock(&q->lock);
+			q->reading = list_first_entry(&q->ready,
+						      struct mst_chunk, node);
+			spin_unlock(&q->lock);
+			break;
+		default:
+			break;
+		}
+	}
+	spin_lock(&q->lock);
+	q->reading = NULL;
+	spin_unlock(&q->lock);
+	KUNIT_ASSERT_EQ(test, t_read(q, buf, sizeof(buf), true), (ssize_t)want);
+	KUNIT_EXPECT_MEMEQ(test, buf, tc->rest, want);
+}
+
 static struct kunit_case mst_queue_cases[] = {
 	KUNIT_CASE_PARAM(mst_queue_init_args, t_init_gen_params),
 	KUNIT_CASE(mst_queue_bounded_memory),
 	KUNIT_CASE(mst_queue_publish_order),
 	KUNIT_CASE(mst_queue_rewrite_extra),
+	KUNIT_CASE_PARAM(mst_queue_urgent_order, t_urgent_gen_params),
 	KUNIT_CASE(mst_queue_get_free_killed),
 	KUNIT_CASE_PARAM(mst_queue_read_results, t_result_gen_params),
 	KUNIT_CASE(mst_queue_partial_reads),
