@@ -7,6 +7,8 @@
 #                patched QEMU of userspace/qemu/ (scripts/build-qemu-v3, cached too)
 #   1 host-unit  make -C userspace check (when userspace/Makefile has that target)
 #   1b bench-unit make -C bench check: the benchmark report's statistics
+#   1c docs      the RFC's numbers name existing results files (docs/check-sources.py),
+#                and docs/rfc.md's generated parts are current (docs/gen-results.sh)
 #   2 kunit      make kunit (when scripts/kunit.sh exists)
 #   3 runner     tests/runner/run.sh, the guest runner's self-tests
 #   4 e2e        one guest boot of the debug kernel (lockdep, KASAN, UBSAN, kmemleak,
@@ -70,6 +72,19 @@ has_check() {
 	grep -q '^check:' <<< "$db"
 }
 
+# The documents reviewers read: TAP, a line per check.
+docs_check() {
+	local rc=0
+	python3 docs/check-sources.py || rc=1
+	if docs/gen-results.sh --check > /dev/null; then
+		echo "ok - docs/rfc.md is what docs/gen-results.sh generates"
+	else
+		echo "not ok - docs/rfc.md is stale: run docs/gen-results.sh"
+		rc=1
+	fi
+	return $rc
+}
+
 build() {
 	$make --no-print-directory all || return
 	[ ! -f tests/e2e/Makefile ] || $make --no-print-directory -C tests/e2e || return
@@ -91,6 +106,8 @@ if [ -f bench/Makefile ]; then
 else
 	skip 1b bench-unit "bench/Makefile does not exist"
 fi
+
+part 1c docs docs_check || true
 
 if [ -f scripts/kunit.sh ]; then
 	part 2 kunit $make kunit || true
