@@ -124,7 +124,7 @@ static const struct errno_row errno_rows[] = {
 	/* No session: the device FD's features. */
 	{ C_RUNNING, F_DEV, OP_MS_GET, 0 },
 	{ C_RUNNING, F_DEV, OP_MS_GET_SHORT, EINVAL },
-	{ C_RUNNING, F_DEV, OP_MS_GET_FLAGS, EINVAL },
+	{ C_RUNNING, F_DEV, OP_MS_GET_FLAGS, 0 },	/* output only */
 	{ C_RUNNING, F_DEV, OP_MS_PROBE, 0 },
 	{ C_RUNNING, F_DEV, OP_MS_SET_SHORT, EINVAL },
 	{ C_RUNNING, F_DEV, OP_MS_SET_FLAGS, EINVAL },
@@ -411,6 +411,7 @@ static int op_stream_info(int fd, int argsz_adj, uint32_t flags)
 	return ret;
 }
 
+/* A GET's output has @flags and @reserved 0 whatever the input held. */
 static int op_ms(int fd, uint32_t op, struct vfio_device_feature_mig_multistream ms,
 		 int argsz_adj)
 {
@@ -418,13 +419,20 @@ static int op_ms(int fd, uint32_t op, struct vfio_device_feature_mig_multistream
 		struct vfio_device_feature_mig_multistream ms;
 		uint8_t tail[8];
 	} a;
+	int ret;
 
 	memset(a.tail, TAIL_BYTE, sizeof(a.tail));
 	a.ms = ms;
-	return mst_feature_argsz(fd, op | VFIO_DEVICE_FEATURE_MIG_MULTISTREAM,
-				 &a, sizeof(a),
-				 sizeof(struct vfio_device_feature) + sizeof(ms) +
-				 argsz_adj);
+	ret = mst_feature_argsz(fd, op | VFIO_DEVICE_FEATURE_MIG_MULTISTREAM,
+				&a, sizeof(a),
+				sizeof(struct vfio_device_feature) + sizeof(ms) +
+				argsz_adj);
+	if (ret || op != VFIO_DEVICE_FEATURE_GET)
+		return ret;
+	if (a.ms.flags || a.ms.reserved || !a.ms.max_dirty ||
+	    !tail_intact(a.tail, sizeof(a.tail)))
+		return BAD_OUTPUT;
+	return 0;
 }
 
 /*
