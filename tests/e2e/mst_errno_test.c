@@ -585,7 +585,9 @@ TEST_F_TIMEOUT(errno_table, every_row, 300)
 	unsigned int nfail = 0;
 	int cur = -1;
 
-	mst_v3_close(&c.s);
+	c.s.crit = -1;
+	for (unsigned int i = 0; i < MST_ARRAY_SIZE(c.s.fds); i++)
+		c.s.fds[i] = -1;
 	ASSERT_RET(0, mst_ms_get(c.dev, &ms));
 	c.max_dirty = ms.max_dirty;
 
