@@ -806,8 +806,14 @@ static void mst_queue_wakes_reader(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r->err, 0);
 }
 
+/*
+ * The killed producer's context, its queue included, is not a resource of
+ * the test: should the producer never return, even once the queue is
+ * closed, the test fails and leaks it rather than wait without end or free
+ * it under the sleeping thread.
+ */
 struct t_killed {
-	struct mst_queue *q;
+	struct mst_queue q;
 	struct mst_chunk *got;
 	struct completion started;
 	struct completion done;
@@ -817,35 +823,121 @@ static int t_killed_fn(void *arg)
 {
 	struct t_killed *k = arg;
 
+	/* a kthread ignores every signal until it allows one */
 	allow_signal(SIGKILL);
 	complete(&k->started);
-	k->got = mst_queue_get_free(k->q, false);
+	k->got = mst_queue_get_free(&k->q, false);
 	complete(&k->done);
 	return 0;
+}
+
+/* True once the producer returned; false if it is stuck (@k is leaked). */
+static bool t_killed_join(struct kunit *test, struct t_killed *k)
+{
+	if (wait_for_completion_timeout(&k->done, T_JOIN_TIMEOUT))
+		return true;
+	KUNIT_FAIL(test, "the producer did not return; closing the queue");
+	mst_queue_close(&k->q);
+	if (wait_for_completion_timeout(&k->done, T_JOIN_TIMEOUT))
+		return true;
+	KUNIT_FAIL(test, "the producer ignores the close too; leaking its queue");
+	return false;
 }
 
 /* A producer asleep for a free chunk returns -EINTR on a fatal signal. */
 static void mst_queue_get_free_killed(struct kunit *test)
 {
-	struct mst_queue *q = t_queue(test, 1, 4096);
-	struct mst_chunk *c = mst_queue_get_free(q, true);
+	struct t_killed *k = kzalloc(sizeof(*k), GFP_KERNEL);
 	struct task_struct *t;
-	struct t_killed k = { .q = q };
+	struct mst_chunk *c;
 
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(c));
-	init_completion(&k.started);
-	init_completion(&k.done);
-	t = kthread_run(t_killed_fn, &k, "mst_q_killed");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	wait_for_completion(&k.started);
-	send_sig(SIGKILL, t, 1);
-	if (!wait_for_completion_timeout(&k.done, T_JOIN_TIMEOUT)) {
-		KUNIT_FAIL(test, "the killed producer did not return");
-		mst_queue_close(q);
-		wait_for_completion(&k.done);
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	init_completion(&k->started);
+	init_completion(&k->done);
+	if (mst_queue_init(&k->q, 1, 4096)) {
+		KUNIT_FAIL(test, "mst_queue_init failed");
+		goto out_free;
 	}
-	KUNIT_EXPECT_EQ(test, PTR_ERR(k.got), -EINTR);
-	mst_queue_put_free(q, c);
+	c = mst_queue_get_free(&k->q, true);	/* the pool is now empty */
+	if (IS_ERR_OR_NULL(c)) {
+		KUNIT_FAIL(test, "no first chunk: %ld", PTR_ERR(c));
+		goto out_destroy;
+	}
+	t = kthread_run(t_killed_fn, k, "mst_q_killed");
+	if (IS_ERR(t)) {
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		goto out_put;
+	}
+	/* A signal sent before allow_signal() would be dropped. */
+	if (!wait_for_completion_timeout(&k->started, T_JOIN_TIMEOUT)) {
+		KUNIT_FAIL(test, "the producer did not start; closing the queue");
+		mst_queue_close(&k->q);
+		if (!t_killed_join(test, k))
+			return;
+		goto out_put;
+	}
+	send_sig(SIGKILL, t, 1);
+	if (!t_killed_join(test, k))
+		return;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(k->got), -EINTR);
+out_put:
+	mst_queue_put_free(&k->q, c);
+out_destroy:
+	mst_queue_destroy(&k->q);
+out_free:
+	kfree(k);
+}
+
+/*
+ * What mst_queue_get_free(q, true) answers when it cannot hand out a chunk.
+ * A chunk_size above INT_MAX makes the buffer allocation of a chunk's first
+ * use fail for certain (kvmalloc() refuses it, and with @nowait it neither
+ * warns nor falls back to vmalloc), which is the path a real shortage
+ * takes; the sleeping call is not tried with it, since kvmalloc() warns on
+ * such a size without __GFP_NOWARN.
+ */
+struct t_get_free_case {
+	const char *name;
+	u32 chunk_size;
+	bool empty;		/* the only chunk is held */
+	bool closed;
+	int err;
+};
+
+static const struct t_get_free_case t_get_free_cases[] = {
+	{ "pool_empty", 64, true, false, -EAGAIN },
+	{ "closed", 64, false, true, -ENODEV },
+	/* both apply: a closed queue says so first */
+	{ "closed_pool_empty", 64, true, true, -ENODEV },
+	{ "buffer_unallocatable", U32_MAX, false, false, -ENOMEM },
+	{ "closed_buffer_unallocatable", U32_MAX, false, true, -ENODEV },
+};
+
+static void t_get_free_desc(const struct t_get_free_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(t_get_free, t_get_free_cases, t_get_free_desc);
+
+static void mst_queue_get_free_errors(struct kunit *test)
+{
+	const struct t_get_free_case *c = test->param_value;
+	struct mst_queue *q = t_queue(test, 1, c->chunk_size);
+	struct mst_chunk *held = NULL;
+
+	if (c->empty) {
+		held = mst_queue_get_free(q, true);
+		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(held));
+	}
+	if (c->closed)
+		mst_queue_close(q);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(mst_queue_get_free(q, true)), c->err);
+	/* A failed allocation gives the chunk back: the next call fails alike. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(mst_queue_get_free(q, true)), c->err);
+	if (held)
+		mst_queue_put_free(q, held);
+	KUNIT_EXPECT_EQ(test, mst_queue_unread(q), 0ULL);
 }
 
 static void t_fill_b(struct mst_chunk *c, void *arg)
@@ -887,6 +979,7 @@ static struct kunit_case mst_queue_cases[] = {
 	KUNIT_CASE(mst_queue_publish_order),
 	KUNIT_CASE(mst_queue_rewrite_extra),
 	KUNIT_CASE(mst_queue_get_free_killed),
+	KUNIT_CASE_PARAM(mst_queue_get_free_errors, t_get_free_gen_params),
 	KUNIT_CASE_PARAM(mst_queue_read_results, t_result_gen_params),
 	KUNIT_CASE(mst_queue_partial_reads),
 	KUNIT_CASE(mst_queue_extra_chunks),
