@@ -70,6 +70,7 @@ enum op {
 	OP_READ, OP_READ_NB, OP_WRITE,
 	OP_PRECOPY, OP_PRECOPY_SHORT, OP_PRECOPY_BIG,
 	OP_SINFO, OP_SINFO_SHORT, OP_SINFO_FLAGS, OP_SINFO_BIG,
+	OP_PRECOPY_NULL, OP_SINFO_NULL,
 	OP_UNKNOWN_IOCTL,
 	OP_MS_GET, OP_MS_GET_SHORT, OP_MS_GET_FLAGS, OP_MS_PROBE,
 	OP_MS_SET, OP_MS_SET_BIG, OP_MS_SET_SHORT, OP_MS_SET_FLAGS,
@@ -90,6 +91,8 @@ static const char *const op_name[] = {
 	[OP_SINFO_SHORT] = "GET_STREAM_INFO argsz - 1",
 	[OP_SINFO_FLAGS] = "GET_STREAM_INFO flags = 1",
 	[OP_SINFO_BIG] = "GET_STREAM_INFO argsz + 8, tail set",
+	[OP_PRECOPY_NULL] = "GET_PRECOPY_INFO of NULL",
+	[OP_SINFO_NULL] = "GET_STREAM_INFO of NULL",
 	[OP_UNKNOWN_IOCTL] = "unknown ioctl",
 	[OP_MS_GET] = "GET MULTISTREAM",
 	[OP_MS_GET_SHORT] = "GET MULTISTREAM argsz - 1",
@@ -166,6 +169,8 @@ static const struct errno_row errno_rows[] = {
 	{ C_PRE_COPY, F_CRIT_SRC, OP_SINFO_SHORT, EINVAL },
 	{ C_PRE_COPY, F_CRIT_SRC, OP_SINFO_FLAGS, EINVAL },
 	{ C_PRE_COPY, F_CRIT_SRC, OP_SINFO_BIG, 0 },
+	{ C_PRE_COPY, F_CRIT_SRC, OP_PRECOPY_NULL, EFAULT },
+	{ C_PRE_COPY, F_CRIT_SRC, OP_SINFO_NULL, EFAULT },
 	{ C_PRE_COPY, F_CRIT_SRC, OP_UNKNOWN_IOCTL, ENOTTY },
 	{ C_PRE_COPY, F_DIRTY_SRC, OP_READ, 0 },
 	{ C_PRE_COPY, F_DIRTY_SRC, OP_WRITE, EBADF },
@@ -208,6 +213,8 @@ static const struct errno_row errno_rows[] = {
 	{ C_CANCELLED, F_CRIT_SRC, OP_SINFO, ENODEV },		/* (order) */
 	{ C_CANCELLED, F_CRIT_SRC, OP_SINFO_SHORT, EINVAL },	/* (order) */
 	{ C_CANCELLED, F_CRIT_SRC, OP_SINFO_FLAGS, EINVAL },	/* (order) */
+	{ C_CANCELLED, F_CRIT_SRC, OP_PRECOPY_NULL, ENODEV },	/* (order) */
+	{ C_CANCELLED, F_CRIT_SRC, OP_SINFO_NULL, ENODEV },	/* (order) */
 	{ C_CANCELLED, F_CRIT_SRC, OP_UNKNOWN_IOCTL, ENOTTY },
 	{ C_CANCELLED, F_DIRTY_SRC, OP_READ, ENODEV },
 	{ C_CANCELLED, F_DIRTY_SRC, OP_PRECOPY, ENOTTY },
@@ -500,6 +507,10 @@ static int row_run(struct errno_ctx *c, const struct errno_row *r)
 		return op_stream_info(fd, 0, 1);
 	case OP_SINFO_BIG:
 		return op_stream_info(fd, 8, 0);
+	case OP_PRECOPY_NULL:
+		return sys_ret(ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, NULL));
+	case OP_SINFO_NULL:
+		return sys_ret(ioctl(fd, VFIO_MIG_GET_STREAM_INFO, NULL));
 	case OP_UNKNOWN_IOCTL:
 		return sys_ret(ioctl(fd, UNKNOWN_IOCTL, buf));
 	case OP_MS_GET:
