@@ -130,12 +130,18 @@
  *   would wait (nothing is lost: the record completes with the next write).
  * - read() of a destination FD, write() of a source FD: -EBADF (the FDs
  *   are O_WRONLY and O_RDONLY).
- * - %VFIO_MIG_GET_STREAM_INFO: -EINVAL for a short @argsz or non-zero
- *   @flags; -ENODEV once the session ended; -EINVAL on a destination FD or
- *   outside PRE_COPY, PRE_COPY_P2P and STOP_COPY; -EFAULT.
- * - VFIO_MIG_GET_PRECOPY_INFO: on the critical FD, -EINVAL for a short
- *   argsz; -ENODEV once the session ended; -EINVAL outside PRE_COPY and
- *   PRE_COPY_P2P (vfio.h); -EFAULT. -ENOTTY on a dirty or destination FD.
+ * - %VFIO_MIG_GET_STREAM_INFO: -EFAULT when the argument cannot be read;
+ *   -EINVAL for a short @argsz or non-zero @flags; -ENODEV once the session
+ *   ended; -EINVAL on a destination FD or outside PRE_COPY, PRE_COPY_P2P
+ *   and STOP_COPY; -EFAULT when the reply cannot be written.
+ * - VFIO_MIG_GET_PRECOPY_INFO: on the critical FD, -EFAULT when the
+ *   argument cannot be read; -EINVAL for a short argsz; -ENODEV once the
+ *   session ended; -EINVAL outside PRE_COPY and PRE_COPY_P2P (vfio.h);
+ *   -EFAULT when the reply cannot be written. -ENOTTY on a dirty or
+ *   destination FD.
+ *
+ * An ioctl's argument is read before anything is checked, since its size
+ * is in it: an unreadable one is -EFAULT whatever the FD's session.
  * - Any other ioctl: -ENOTTY.
  *
  * Size of an FD ioctl's argument, as in vfio.h: an @argsz below the
@@ -158,8 +164,9 @@
  * in v2; every stream FD then returns -ENODEV and the device state is intact.
  * -ENODEV is what reads, %VFIO_MIG_GET_STREAM_INFO and (on the critical FD)
  * VFIO_MIG_GET_PRECOPY_INFO return on an FD of an ended session, whatever
- * the device's state; only a malformed argument (a short argsz) is reported
- * first, with -EINVAL.
+ * the device's state; only a bad argument is reported first: -EFAULT when
+ * it cannot be read, -EINVAL when it is malformed (a short argsz, non-zero
+ * flags).
  * A destination that leaves RESUMING for STOP before every stream has ended,
  * or after a stream was found corrupt, fails that arc and the device enters
  * VFIO_DEVICE_STATE_ERROR.
