@@ -587,14 +587,59 @@ out:
 	return 0;
 }
 
-static void t_join(struct kunit *test, struct mst_queue *q,
+/*
+ * What the threads of a test share: the queue, their contexts and the count
+ * of live producers. It is its own allocation, not the test's resource, so
+ * that a thread that never finishes, even once the queue is closed, fails
+ * the test and leaks it (the thread may still use it) instead of being
+ * waited for without end or having it freed under it.
+ */
+struct t_arena {
+	struct mst_queue q;
+	atomic_t live;
+	bool stuck;		/* a thread may still use it: leak it */
+	struct t_reader r;
+	struct t_prod prod[4];
+};
+
+static void t_arena_free(void *arg)
+{
+	struct t_arena *a = arg;
+
+	if (a->stuck)
+		return;
+	mst_queue_destroy(&a->q);
+	kfree(a);
+}
+
+static struct t_arena *t_arena(struct kunit *test, unsigned int nchunks,
+			       u32 chunk_size)
+{
+	struct t_arena *a = kzalloc(sizeof(*a), GFP_KERNEL);
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	ret = mst_queue_init(&a->q, nchunks, chunk_size);
+	if (ret)
+		kfree(a);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, t_arena_free, a),
+			0);
+	return a;
+}
+
+/* Waits for a thread of @a, closing the queue if it takes too long. */
+static void t_join(struct kunit *test, struct t_arena *a,
 		   struct completion *done, const char *what)
 {
-	if (!wait_for_completion_timeout(done, T_JOIN_TIMEOUT)) {
-		KUNIT_FAIL(test, "%s did not finish; closing the queue", what);
-		mst_queue_close(q);
-		wait_for_completion(done);	/* it must not outlive the test */
-	}
+	if (wait_for_completion_timeout(done, T_JOIN_TIMEOUT))
+		return;
+	KUNIT_FAIL(test, "%s did not finish; closing the queue", what);
+	mst_queue_close(&a->q);
+	if (wait_for_completion_timeout(done, T_JOIN_TIMEOUT))
+		return;
+	KUNIT_FAIL(test, "%s ignores the close too; leaking what it uses", what);
+	a->stuck = true;
 }
 
 struct t_threads_case {
@@ -625,18 +670,15 @@ static void mst_queue_threads(struct kunit *test)
 {
 	const struct t_threads_case *c = test->param_value;
 	u32 chunk_size = c->per_chunk * sizeof(u32);
-	struct mst_queue *q = t_queue(test, c->nchunks, chunk_size);
-	struct t_prod *prod;
-	struct t_reader *r;
+	struct t_arena *a = t_arena(test, c->nchunks, chunk_size);
+	struct mst_queue *q = &a->q;
+	struct t_prod *prod = a->prod;
+	struct t_reader *r = &a->r;
 	struct task_struct *t;
-	atomic_t live;
 	u32 i;
 
-	prod = kunit_kcalloc(test, c->nprod, sizeof(*prod), GFP_KERNEL);
-	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, prod);
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	atomic_set(&live, c->nprod);
+	KUNIT_ASSERT_LE(test, c->nprod, ARRAY_SIZE(a->prod));
+	atomic_set(&a->live, c->nprod);
 
 	r->q = q;
 	r->nprod = c->nprod;
@@ -650,22 +692,22 @@ static void mst_queue_threads(struct kunit *test)
 		prod[i].id = i;
 		prod[i].items = c->items;
 		prod[i].per_chunk = c->per_chunk;
-		prod[i].live = &live;
+		prod[i].live = &a->live;
 		init_completion(&prod[i].done);
 		t = kthread_run(t_producer_fn, &prod[i], "mst_q_prod%u", i);
 		if (IS_ERR(t)) {
 			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
 			mst_queue_close(q);
 			while (i--)
-				wait_for_completion(&prod[i].done);
-			wait_for_completion(&r->done);
+				t_join(test, a, &prod[i].done, "producer");
+			t_join(test, a, &r->done, "reader");
 			return;
 		}
 	}
 
 	for (i = 0; i < c->nprod; i++)
-		t_join(test, q, &prod[i].done, "producer");
-	t_join(test, q, &r->done, "reader");
+		t_join(test, a, &prod[i].done, "producer");
+	t_join(test, a, &r->done, "reader");
 
 	for (i = 0; i < c->nprod; i++) {
 		KUNIT_EXPECT_EQ(test, prod[i].err, 0);
@@ -683,16 +725,11 @@ static void mst_queue_threads(struct kunit *test)
 /* Close wakes a reader sleeping on data and a producer sleeping on the pool. */
 static void mst_queue_close_wakes_sleepers(struct kunit *test)
 {
-	struct mst_queue *q = t_queue(test, 1, 64);
+	struct t_arena *a = t_arena(test, 1, 64);
+	struct mst_queue *q = &a->q;
+	struct t_reader *r = &a->r;
+	struct t_prod *p = &a->prod[0];
 	struct mst_chunk *held;
-	struct t_reader *r;
-	struct t_prod *p;
-	atomic_t live;
-
-	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
-	p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_NOT_NULL(test, p);
 
 	held = mst_queue_get_free(q, true);	/* the pool is now empty */
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(held));
@@ -703,16 +740,16 @@ static void mst_queue_close_wakes_sleepers(struct kunit *test)
 	init_completion(&r->done);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(t_reader_fn, r, "mst_q_r")));
 
-	atomic_set(&live, 2);	/* this producer must not end the stream */
+	atomic_set(&a->live, 2);	/* this producer must not end the stream */
 	p->q = q;
 	p->items = 1;
 	p->per_chunk = 1;
-	p->live = &live;
+	p->live = &a->live;
 	init_completion(&p->done);
 	if (IS_ERR(kthread_run(t_producer_fn, p, "mst_q_p"))) {
-		mst_queue_close(q);
-		wait_for_completion(&r->done);
 		KUNIT_FAIL(test, "kthread_run failed");
+		mst_queue_close(q);
+		t_join(test, a, &r->done, "reader");
 		return;
 	}
 
@@ -721,8 +758,8 @@ static void mst_queue_close_wakes_sleepers(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, completion_done(&r->done));
 	KUNIT_EXPECT_FALSE(test, completion_done(&p->done));
 	mst_queue_close(q);
-	t_join(test, q, &r->done, "reader");
-	t_join(test, q, &p->done, "producer");
+	t_join(test, a, &r->done, "reader");
+	t_join(test, a, &p->done, "producer");
 	KUNIT_EXPECT_EQ(test, r->last, -ENODEV);
 	KUNIT_EXPECT_EQ(test, p->err, -ENODEV);
 	mst_queue_put_free(q, held);
@@ -753,11 +790,11 @@ KUNIT_ARRAY_PARAM(t_wake, t_wake_cases, t_wake_desc);
 static void mst_queue_wakes_reader(struct kunit *test)
 {
 	const struct t_wake_case *c = test->param_value;
-	struct mst_queue *q = t_queue(test, 1, 64);
-	struct t_reader *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct t_arena *a = t_arena(test, 1, 64);
+	struct mst_queue *q = &a->q;
+	struct t_reader *r = &a->r;
 	int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
 	r->q = q;
 	r->nprod = 1;
 	r->read_size = 64;
@@ -796,7 +833,7 @@ static void mst_queue_wakes_reader(struct kunit *test)
 		mst_queue_close(q);
 		break;
 	}
-	t_join(test, q, &r->done, "reader");
+	t_join(test, a, &r->done, "reader");
 	if (c->event == S_DATA) {
 		KUNIT_EXPECT_EQ(test, r->bytes, 4ULL);
 		KUNIT_EXPECT_EQ(test, r->last, 0);
