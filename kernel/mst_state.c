@@ -203,7 +203,8 @@ err_free_state:
 
 /**
  * mst_state_checksum() - hash of the bulk and critical state
- * @dev: the device; state_mutex held, state allocated.
+ * @dev: the device; state_mutex held, state allocated, wl_lock held (the
+ *	workload writes the pages hashed here).
  *
  * Pattern backing hashes the per-page versions, not the bytes they stand
  * for, so that a state of many GiB hashes fast; equal versions mean equal
@@ -216,6 +217,7 @@ u64 mst_state_checksum(struct mst_dev *dev)
 	u64 h;
 
 	lockdep_assert_held(&dev->state_mutex);
+	lockdep_assert_held(&dev->wl_lock);
 
 	xxh64_reset(&xs, st->backing);
 	if (st->backing == MST_BACKING_MEMORY) {

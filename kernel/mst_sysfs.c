@@ -308,9 +308,14 @@ static ssize_t v2_mode_store(struct device *dev, struct device_attribute *attr,
 static DEVICE_ATTR_RW(v2_mode);
 
 /*
- * Hashes the whole state (up to 64 GiB) under state_mutex, which stalls the
- * migration arcs meanwhile: root only. It allocates nothing: a state not
- * allocated yet is hashed as the first allocation will make it.
+ * Hashes the whole state (up to 64 GiB): root only. state_mutex is held
+ * because the state is allocated and freed under it (and the hash must see
+ * one kind of backing), which stalls the migration arcs meanwhile. wl_lock
+ * is held too: the workload writes pages under it, so its next batch waits
+ * for the hash, which then reads pages nobody writes. A resuming session's
+ * writes are not held off: the sum of a RESUMING device is not a snapshot.
+ * It allocates nothing: a state not allocated yet is hashed as the first
+ * allocation will make it.
  */
 static ssize_t checksum_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -319,10 +324,13 @@ static ssize_t checksum_show(struct device *dev, struct device_attribute *attr,
 	u64 sum;
 
 	mutex_lock(&mdev->state_mutex);
-	if (mdev->st.ready)
+	if (mdev->st.ready) {
+		mutex_lock(&mdev->wl_lock);
 		sum = mst_state_checksum(mdev);
-	else
+		mutex_unlock(&mdev->wl_lock);
+	} else {
 		sum = mst_state_checksum_unallocated(mdev);
+	}
 	mutex_unlock(&mdev->state_mutex);
 	return sysfs_emit(buf, "%016llx\n", sum);
 }

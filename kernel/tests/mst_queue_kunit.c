@@ -587,14 +587,59 @@ out:
 	return 0;
 }
 
-static void t_join(struct kunit *test, struct mst_queue *q,
+/*
+ * What the threads of a test share: the queue, their contexts and the count
+ * of live producers. It is its own allocation, not the test's resource, so
+ * that a thread that never finishes, even once the queue is closed, fails
+ * the test and leaks it (the thread may still use it) instead of being
+ * waited for without end or having it freed under it.
+ */
+struct t_arena {
+	struct mst_queue q;
+	atomic_t live;
+	bool stuck;		/* a thread may still use it: leak it */
+	struct t_reader r;
+	struct t_prod prod[4];
+};
+
+static void t_arena_free(void *arg)
+{
+	struct t_arena *a = arg;
+
+	if (a->stuck)
+		return;
+	mst_queue_destroy(&a->q);
+	kfree(a);
+}
+
+static struct t_arena *t_arena(struct kunit *test, unsigned int nchunks,
+			       u32 chunk_size)
+{
+	struct t_arena *a = kzalloc(sizeof(*a), GFP_KERNEL);
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	ret = mst_queue_init(&a->q, nchunks, chunk_size);
+	if (ret)
+		kfree(a);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, t_arena_free, a),
+			0);
+	return a;
+}
+
+/* Waits for a thread of @a, closing the queue if it takes too long. */
+static void t_join(struct kunit *test, struct t_arena *a,
 		   struct completion *done, const char *what)
 {
-	if (!wait_for_completion_timeout(done, T_JOIN_TIMEOUT)) {
-		KUNIT_FAIL(test, "%s did not finish; closing the queue", what);
-		mst_queue_close(q);
-		wait_for_completion(done);	/* it must not outlive the test */
-	}
+	if (wait_for_completion_timeout(done, T_JOIN_TIMEOUT))
+		return;
+	KUNIT_FAIL(test, "%s did not finish; closing the queue", what);
+	mst_queue_close(&a->q);
+	if (wait_for_completion_timeout(done, T_JOIN_TIMEOUT))
+		return;
+	KUNIT_FAIL(test, "%s ignores the close too; leaking what it uses", what);
+	a->stuck = true;
 }
 
 struct t_threads_case {
@@ -625,18 +670,15 @@ static void mst_queue_threads(struct kunit *test)
 {
 	const struct t_threads_case *c = test->param_value;
 	u32 chunk_size = c->per_chunk * sizeof(u32);
-	struct mst_queue *q = t_queue(test, c->nchunks, chunk_size);
-	struct t_prod *prod;
-	struct t_reader *r;
+	struct t_arena *a = t_arena(test, c->nchunks, chunk_size);
+	struct mst_queue *q = &a->q;
+	struct t_prod *prod = a->prod;
+	struct t_reader *r = &a->r;
 	struct task_struct *t;
-	atomic_t live;
 	u32 i;
 
-	prod = kunit_kcalloc(test, c->nprod, sizeof(*prod), GFP_KERNEL);
-	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, prod);
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	atomic_set(&live, c->nprod);
+	KUNIT_ASSERT_LE(test, c->nprod, ARRAY_SIZE(a->prod));
+	atomic_set(&a->live, c->nprod);
 
 	r->q = q;
 	r->nprod = c->nprod;
@@ -650,22 +692,22 @@ static void mst_queue_threads(struct kunit *test)
 		prod[i].id = i;
 		prod[i].items = c->items;
 		prod[i].per_chunk = c->per_chunk;
-		prod[i].live = &live;
+		prod[i].live = &a->live;
 		init_completion(&prod[i].done);
 		t = kthread_run(t_producer_fn, &prod[i], "mst_q_prod%u", i);
 		if (IS_ERR(t)) {
 			KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
 			mst_queue_close(q);
 			while (i--)
-				wait_for_completion(&prod[i].done);
-			wait_for_completion(&r->done);
+				t_join(test, a, &prod[i].done, "producer");
+			t_join(test, a, &r->done, "reader");
 			return;
 		}
 	}
 
 	for (i = 0; i < c->nprod; i++)
-		t_join(test, q, &prod[i].done, "producer");
-	t_join(test, q, &r->done, "reader");
+		t_join(test, a, &prod[i].done, "producer");
+	t_join(test, a, &r->done, "reader");
 
 	for (i = 0; i < c->nprod; i++) {
 		KUNIT_EXPECT_EQ(test, prod[i].err, 0);
@@ -683,16 +725,11 @@ static void mst_queue_threads(struct kunit *test)
 /* Close wakes a reader sleeping on data and a producer sleeping on the pool. */
 static void mst_queue_close_wakes_sleepers(struct kunit *test)
 {
-	struct mst_queue *q = t_queue(test, 1, 64);
+	struct t_arena *a = t_arena(test, 1, 64);
+	struct mst_queue *q = &a->q;
+	struct t_reader *r = &a->r;
+	struct t_prod *p = &a->prod[0];
 	struct mst_chunk *held;
-	struct t_reader *r;
-	struct t_prod *p;
-	atomic_t live;
-
-	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
-	p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	KUNIT_ASSERT_NOT_NULL(test, p);
 
 	held = mst_queue_get_free(q, true);	/* the pool is now empty */
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(held));
@@ -703,16 +740,16 @@ static void mst_queue_close_wakes_sleepers(struct kunit *test)
 	init_completion(&r->done);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(t_reader_fn, r, "mst_q_r")));
 
-	atomic_set(&live, 2);	/* this producer must not end the stream */
+	atomic_set(&a->live, 2);	/* this producer must not end the stream */
 	p->q = q;
 	p->items = 1;
 	p->per_chunk = 1;
-	p->live = &live;
+	p->live = &a->live;
 	init_completion(&p->done);
 	if (IS_ERR(kthread_run(t_producer_fn, p, "mst_q_p"))) {
-		mst_queue_close(q);
-		wait_for_completion(&r->done);
 		KUNIT_FAIL(test, "kthread_run failed");
+		mst_queue_close(q);
+		t_join(test, a, &r->done, "reader");
 		return;
 	}
 
@@ -721,8 +758,8 @@ static void mst_queue_close_wakes_sleepers(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, completion_done(&r->done));
 	KUNIT_EXPECT_FALSE(test, completion_done(&p->done));
 	mst_queue_close(q);
-	t_join(test, q, &r->done, "reader");
-	t_join(test, q, &p->done, "producer");
+	t_join(test, a, &r->done, "reader");
+	t_join(test, a, &p->done, "producer");
 	KUNIT_EXPECT_EQ(test, r->last, -ENODEV);
 	KUNIT_EXPECT_EQ(test, p->err, -ENODEV);
 	mst_queue_put_free(q, held);
@@ -753,11 +790,11 @@ KUNIT_ARRAY_PARAM(t_wake, t_wake_cases, t_wake_desc);
 static void mst_queue_wakes_reader(struct kunit *test)
 {
 	const struct t_wake_case *c = test->param_value;
-	struct mst_queue *q = t_queue(test, 1, 64);
-	struct t_reader *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct t_arena *a = t_arena(test, 1, 64);
+	struct mst_queue *q = &a->q;
+	struct t_reader *r = &a->r;
 	int i;
 
-	KUNIT_ASSERT_NOT_NULL(test, r);
 	r->q = q;
 	r->nprod = 1;
 	r->read_size = 64;
@@ -796,7 +833,7 @@ static void mst_queue_wakes_reader(struct kunit *test)
 		mst_queue_close(q);
 		break;
 	}
-	t_join(test, q, &r->done, "reader");
+	t_join(test, a, &r->done, "reader");
 	if (c->event == S_DATA) {
 		KUNIT_EXPECT_EQ(test, r->bytes, 4ULL);
 		KUNIT_EXPECT_EQ(test, r->last, 0);
@@ -806,8 +843,14 @@ static void mst_queue_wakes_reader(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r->err, 0);
 }
 
+/*
+ * The killed producer's context, its queue included, is not a resource of
+ * the test: should the producer never return, even once the queue is
+ * closed, the test fails and leaks it rather than wait without end or free
+ * it under the sleeping thread.
+ */
 struct t_killed {
-	struct mst_queue *q;
+	struct mst_queue q;
 	struct mst_chunk *got;
 	struct completion started;
 	struct completion done;
@@ -817,35 +860,121 @@ static int t_killed_fn(void *arg)
 {
 	struct t_killed *k = arg;
 
+	/* a kthread ignores every signal until it allows one */
 	allow_signal(SIGKILL);
 	complete(&k->started);
-	k->got = mst_queue_get_free(k->q, false);
+	k->got = mst_queue_get_free(&k->q, false);
 	complete(&k->done);
 	return 0;
+}
+
+/* True once the producer returned; false if it is stuck (@k is leaked). */
+static bool t_killed_join(struct kunit *test, struct t_killed *k)
+{
+	if (wait_for_completion_timeout(&k->done, T_JOIN_TIMEOUT))
+		return true;
+	KUNIT_FAIL(test, "the producer did not return; closing the queue");
+	mst_queue_close(&k->q);
+	if (wait_for_completion_timeout(&k->done, T_JOIN_TIMEOUT))
+		return true;
+	KUNIT_FAIL(test, "the producer ignores the close too; leaking its queue");
+	return false;
 }
 
 /* A producer asleep for a free chunk returns -EINTR on a fatal signal. */
 static void mst_queue_get_free_killed(struct kunit *test)
 {
-	struct mst_queue *q = t_queue(test, 1, 4096);
-	struct mst_chunk *c = mst_queue_get_free(q, true);
+	struct t_killed *k = kzalloc(sizeof(*k), GFP_KERNEL);
 	struct task_struct *t;
-	struct t_killed k = { .q = q };
+	struct mst_chunk *c;
 
-	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(c));
-	init_completion(&k.started);
-	init_completion(&k.done);
-	t = kthread_run(t_killed_fn, &k, "mst_q_killed");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-	wait_for_completion(&k.started);
-	send_sig(SIGKILL, t, 1);
-	if (!wait_for_completion_timeout(&k.done, T_JOIN_TIMEOUT)) {
-		KUNIT_FAIL(test, "the killed producer did not return");
-		mst_queue_close(q);
-		wait_for_completion(&k.done);
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	init_completion(&k->started);
+	init_completion(&k->done);
+	if (mst_queue_init(&k->q, 1, 4096)) {
+		KUNIT_FAIL(test, "mst_queue_init failed");
+		goto out_free;
 	}
-	KUNIT_EXPECT_EQ(test, PTR_ERR(k.got), -EINTR);
-	mst_queue_put_free(q, c);
+	c = mst_queue_get_free(&k->q, true);	/* the pool is now empty */
+	if (IS_ERR_OR_NULL(c)) {
+		KUNIT_FAIL(test, "no first chunk: %ld", PTR_ERR(c));
+		goto out_destroy;
+	}
+	t = kthread_run(t_killed_fn, k, "mst_q_killed");
+	if (IS_ERR(t)) {
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		goto out_put;
+	}
+	/* A signal sent before allow_signal() would be dropped. */
+	if (!wait_for_completion_timeout(&k->started, T_JOIN_TIMEOUT)) {
+		KUNIT_FAIL(test, "the producer did not start; closing the queue");
+		mst_queue_close(&k->q);
+		if (!t_killed_join(test, k))
+			return;
+		goto out_put;
+	}
+	send_sig(SIGKILL, t, 1);
+	if (!t_killed_join(test, k))
+		return;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(k->got), -EINTR);
+out_put:
+	mst_queue_put_free(&k->q, c);
+out_destroy:
+	mst_queue_destroy(&k->q);
+out_free:
+	kfree(k);
+}
+
+/*
+ * What mst_queue_get_free(q, true) answers when it cannot hand out a chunk.
+ * A chunk_size above INT_MAX makes the buffer allocation of a chunk's first
+ * use fail for certain (kvmalloc() refuses it, and with @nowait it neither
+ * warns nor falls back to vmalloc), which is the path a real shortage
+ * takes; the sleeping call is not tried with it, since kvmalloc() warns on
+ * such a size without __GFP_NOWARN.
+ */
+struct t_get_free_case {
+	const char *name;
+	u32 chunk_size;
+	bool empty;		/* the only chunk is held */
+	bool closed;
+	int err;
+};
+
+static const struct t_get_free_case t_get_free_cases[] = {
+	{ "pool_empty", 64, true, false, -EAGAIN },
+	{ "closed", 64, false, true, -ENODEV },
+	/* both apply: a closed queue says so first */
+	{ "closed_pool_empty", 64, true, true, -ENODEV },
+	{ "buffer_unallocatable", U32_MAX, false, false, -ENOMEM },
+	{ "closed_buffer_unallocatable", U32_MAX, false, true, -ENODEV },
+};
+
+static void t_get_free_desc(const struct t_get_free_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(t_get_free, t_get_free_cases, t_get_free_desc);
+
+static void mst_queue_get_free_errors(struct kunit *test)
+{
+	const struct t_get_free_case *c = test->param_value;
+	struct mst_queue *q = t_queue(test, 1, c->chunk_size);
+	struct mst_chunk *held = NULL;
+
+	if (c->empty) {
+		held = mst_queue_get_free(q, true);
+		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(held));
+	}
+	if (c->closed)
+		mst_queue_close(q);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(mst_queue_get_free(q, true)), c->err);
+	/* A failed allocation gives the chunk back: the next call fails alike. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(mst_queue_get_free(q, true)), c->err);
+	if (held)
+		mst_queue_put_free(q, held);
+	KUNIT_EXPECT_EQ(test, mst_queue_unread(q), 0ULL);
 }
 
 static void t_fill_b(struct mst_chunk *c, void *arg)
@@ -978,6 +1107,7 @@ static struct kunit_case mst_queue_cases[] = {
 	KUNIT_CASE(mst_queue_rewrite_extra),
 	KUNIT_CASE_PARAM(mst_queue_urgent_order, t_urgent_gen_params),
 	KUNIT_CASE(mst_queue_get_free_killed),
+	KUNIT_CASE_PARAM(mst_queue_get_free_errors, t_get_free_gen_params),
 	KUNIT_CASE_PARAM(mst_queue_read_results, t_result_gen_params),
 	KUNIT_CASE(mst_queue_partial_reads),
 	KUNIT_CASE(mst_queue_extra_chunks),

@@ -394,6 +394,7 @@ struct t_dst {
 	struct mst_rx_session sess;
 	struct mst_rx_parser p[MST_MAX_STREAMS];
 	u32 nparsers;
+	bool stuck;		/* a writer thread may still use it: leak it */
 	struct t_fake fake;
 };
 
@@ -402,6 +403,8 @@ static void t_dst_free(void *arg)
 	struct t_dst *d = arg;
 	u32 i;
 
+	if (d->stuck)
+		return;
 	for (i = 0; i < d->nparsers; i++)
 		mst_rx_parser_destroy(&d->p[i]);
 	vfree(d->fake.log);
@@ -665,12 +668,36 @@ static void mst_rx_session_interleaved(struct kunit *test)
 /* Concurrent writers, one thread per stream FD (v3). */
 struct t_writer {
 	struct mst_rx_parser *p;
-	const u8 *data;
+	u8 *data;		/* its own copy of the stream */
 	size_t len;
 	size_t piece;
 	ssize_t err;
 	struct completion done;
 };
+
+/*
+ * The writers' contexts and data are their own allocation, not the test's,
+ * as the destination is: a writer that never finishes fails the test and
+ * both are leaked (it may still use them) instead of being waited for
+ * without end or freed under it.
+ */
+struct t_writers {
+	u32 n;
+	bool stuck;
+	struct t_writer w[] __counted_by(n);
+};
+
+static void t_writers_free(void *arg)
+{
+	struct t_writers *ws = arg;
+	u32 i;
+
+	if (ws->stuck)
+		return;
+	for (i = 0; i < ws->n; i++)
+		kvfree(ws->w[i].data);
+	kfree(ws);
+}
 
 static int t_writer_fn(void *arg)
 {
@@ -696,6 +723,7 @@ static void mst_rx_session_threads(struct kunit *test)
 {
 	const struct t_session_case *c = test->param_value;
 	struct mst_geometry sg, dg;
+	struct t_writers *ws;
 	struct t_writer *w;
 	struct t_src *s;
 	struct t_dst *d;
@@ -706,14 +734,22 @@ static void mst_rx_session_threads(struct kunit *test)
 	s = t_src_new(test, &sg, c->one_fd);
 	d = t_dst_new(test, &dg, c->one_fd);
 	t_migration(s);
-	w = kunit_kcalloc(test, d->nparsers, sizeof(*w), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, w);
+	ws = kzalloc(struct_size(ws, w, d->nparsers), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ws);
+	ws->n = d->nparsers;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, t_writers_free, ws),
+			0);
+	w = ws->w;
 
 	for (i = 0; i < d->nparsers; i++) {
 		struct task_struct *t;
 
 		w[i].p = &d->p[i];
-		w[i].data = s->buf[i].data;
+		w[i].data = kvmemdup(s->buf[i].data, s->buf[i].len, GFP_KERNEL);
+		if (!w[i].data && s->buf[i].len) {
+			KUNIT_FAIL(test, "no copy of stream %u", i);
+			break;
+		}
 		w[i].len = s->buf[i].len;
 		w[i].piece = 4096 + 1000 * i + 1;
 		init_completion(&w[i].done);
@@ -726,8 +762,12 @@ static void mst_rx_session_threads(struct kunit *test)
 	}
 	for (i = 0; i < started; i++) {
 		if (!wait_for_completion_timeout(&w[i].done, 60 * HZ)) {
-			KUNIT_FAIL(test, "writer %u did not finish in 60 s", i);
-			wait_for_completion(&w[i].done);	/* uses the test's memory */
+			KUNIT_FAIL(test,
+				   "writer %u did not finish in 60 s; leaking what it uses",
+				   i);
+			ws->stuck = true;
+			d->stuck = true;
+			return;
 		}
 	}
 	for (i = 0; i < started; i++)

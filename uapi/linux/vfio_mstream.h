@@ -130,13 +130,25 @@
  *   would wait (nothing is lost: the record completes with the next write).
  * - read() of a destination FD, write() of a source FD: -EBADF (the FDs
  *   are O_WRONLY and O_RDONLY).
- * - %VFIO_MIG_GET_STREAM_INFO: -EINVAL for a short @argsz or non-zero
- *   @flags; -ENODEV once the session ended; -EINVAL on a destination FD or
- *   outside PRE_COPY, PRE_COPY_P2P and STOP_COPY; -EFAULT.
- * - VFIO_MIG_GET_PRECOPY_INFO: on the critical FD, -EINVAL for a short
- *   argsz; -ENODEV once the session ended; -EINVAL outside PRE_COPY and
- *   PRE_COPY_P2P (vfio.h); -EFAULT. -ENOTTY on a dirty or destination FD.
+ * - %VFIO_MIG_GET_STREAM_INFO: -EFAULT when the argument cannot be read;
+ *   -EINVAL for a short @argsz or non-zero @flags; -ENODEV once the session
+ *   ended; -EINVAL on a destination FD or outside PRE_COPY, PRE_COPY_P2P
+ *   and STOP_COPY; -EFAULT when the reply cannot be written.
+ * - VFIO_MIG_GET_PRECOPY_INFO: on the critical FD, -EFAULT when the
+ *   argument cannot be read; -EINVAL for a short argsz; -ENODEV once the
+ *   session ended; -EINVAL outside PRE_COPY and PRE_COPY_P2P (vfio.h);
+ *   -EFAULT when the reply cannot be written. -ENOTTY on a dirty or
+ *   destination FD.
+ *
+ * An ioctl's argument is read before anything is checked, since its size
+ * is in it: an unreadable one is -EFAULT whatever the FD's session.
  * - Any other ioctl: -ENOTTY.
+ *
+ * Size of an FD ioctl's argument, as in vfio.h: an @argsz below the
+ * structure (up to its last field) is -EINVAL; a larger @argsz is accepted,
+ * and the bytes past the structure are neither read nor written. The same
+ * holds for the payload of the device features below (the argsz of struct
+ * vfio_device_feature less its header).
  *
  * On the device FD: a SET of VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE in
  * VFIO_DEVICE_STATE_ERROR is -EINVAL until VFIO_DEVICE_RESET; closing the
@@ -152,8 +164,9 @@
  * in v2; every stream FD then returns -ENODEV and the device state is intact.
  * -ENODEV is what reads, %VFIO_MIG_GET_STREAM_INFO and (on the critical FD)
  * VFIO_MIG_GET_PRECOPY_INFO return on an FD of an ended session, whatever
- * the device's state; only a malformed argument (a short argsz) is reported
- * first, with -EINVAL.
+ * the device's state; only a bad argument is reported first: -EFAULT when
+ * it cannot be read, -EINVAL when it is malformed (a short argsz, non-zero
+ * flags).
  * A destination that leaves RESUMING for STOP before every stream has ended,
  * or after a stream was found corrupt, fails that arc and the device enters
  * VFIO_DEVICE_STATE_ERROR.
@@ -181,18 +194,27 @@
  * stream with -EINVAL.
  *
  * Support is detected with VFIO_DEVICE_FEATURE_PROBE | _GET | _SET.
+ *
+ * GET reads nothing from the payload and fails only for a short argsz
+ * (-EINVAL). SET checks, in this order (the first that applies is
+ * returned): -EINVAL for a short argsz or a non-zero @flags, @max_dirty or
+ * @reserved; -ERANGE for @num_dirty above @max_dirty; -EBUSY outside
+ * RUNNING, RUNNING_P2P and STOP.
  */
 #define VFIO_DEVICE_FEATURE_MIG_MULTISTREAM 256
 
 /**
  * struct vfio_device_feature_mig_multistream - payload of
  *	%VFIO_DEVICE_FEATURE_MIG_MULTISTREAM
- * @flags: Must be 0; no flags are defined (-EINVAL otherwise).
+ * @flags: GET: 0. SET: must be 0; no flags are defined (-EINVAL otherwise).
  * @num_dirty: GET: dirty streams selected (0 = v2). SET: dirty streams wanted.
  *	A SET above @max_dirty fails with -ERANGE.
  * @max_dirty: GET: most dirty streams this device supports, at least 1.
  *	SET: must be 0 (-EINVAL otherwise).
- * @reserved: Must be 0 (-EINVAL otherwise).
+ * @reserved: GET: 0. SET: must be 0 (-EINVAL otherwise).
+ *
+ * The payload of a GET is output only, as for vfio.h's GET features: what
+ * the caller left in it is not checked.
  */
 struct vfio_device_feature_mig_multistream {
 	__u32 flags;
@@ -216,11 +238,14 @@ struct vfio_device_feature_mig_multistream {
  * stream nobody reads would otherwise keep the save from completing). A
  * destination missing a stream fails RESUMING -> STOP.
  *
- * Errors: -ENOENT when no v3 session is open (v2 selected, or the device is
+ * Errors, in the order they are checked (the first that applies is
+ * returned): -EINVAL for a SET, an argsz below the header or a non-zero
+ * @flags; -ENOENT when no v3 session is open (v2 selected, or the device is
  * not in a saving or resuming state); -ENOSPC when @num_fds is below N, with
- * N written to @num_fds; -EINVAL for non-zero @flags; -ENODEV when a dirty
- * stream of the source was abandoned. The FDs are opened O_RDONLY on the
- * source and O_WRONLY on the destination, like data_fd.
+ * N written to @num_fds; -EINVAL when argsz has no room for N entries of
+ * @fds; -ENODEV when a dirty stream of the source was abandoned. The FDs are
+ * opened O_RDONLY on the source and O_WRONLY on the destination, like
+ * data_fd.
  */
 #define VFIO_DEVICE_FEATURE_MIG_STREAM_FDS 257
 
