@@ -48,7 +48,7 @@ def rb(ctx):
       "downtime ms, median (min-max) | time to switchover + downtime, x v2-today [95%], p "
       "| REINIT in PRE_COPY / runs |")
     o("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    sw, dt = {}, {}
+    sw, dt, tots = {}, {}, {}
     for f in fracs:
         base = g.get((R.V2, f), [])
         base_sw = R.values([r for r in base if r["reinit_in_precopy"]], "switchover_ready_ms")
@@ -63,6 +63,7 @@ def rb(ctx):
             dt[v, f] = R.stats_of(pre, "downtime_ms")
             tot = [r["switchover_ready_ms"] + r["downtime_ms"] for r in pre
                    if r["switchover_ready_ms"] is not None and r["downtime_ms"] is not None]
+            tots[v, f] = tot
             o("| %s (%.0f%%) | `%s` | %s | %s | %s | %s | %d/%d |" % (
                 R.human_bytes(int(state * f)) if f else "0", f * 100, v,
                 R.cell(sw[v, f], "ms"),
@@ -71,6 +72,22 @@ def rb(ctx):
                 "1" if v == R.V2 else str(Comparison(tot, base_tot)),
                 len(pre), len(rs)))
     o()
+    # The same engines on one FD and on N + 1: what the protocol alone changes.
+    pairs = []
+    for f in fracs:
+        for a, b in (("v3-4", "v2-muxhead4"), ("v3-4", "v2-mux4")):
+            if (a, f) in sw and (b, f) in sw:
+                pairs.append("- B = %s: `%s` / `%s`: time to switchover %s; time to switchover "
+                             "+ downtime %s" % (
+                                 R.human_bytes(int(state * f)) if f else "0", a, b,
+                                 Comparison(sw[a, f]["values"], sw[b, f]["values"]),
+                                 Comparison(tots[a, f], tots[b, f])))
+    if pairs:
+        o("Same engines (4), one FD against 1 + 4:")
+        o()
+        for line in pairs:
+            o(line)
+        o()
     late = [r for r in rows if r["status"] == "ok" and not r["reinit_in_precopy"]]
     if late:
         o("%d runs are left out above: their REINIT fell after the switchover (the session "
