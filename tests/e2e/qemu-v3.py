@@ -39,7 +39,7 @@ MISMATCH = "both sides must use the same value"
 # bench/qemu-v3.sh's setting: no precopy hold, so that the device state save threads
 # queue packets while ram_save_complete() syncs the multifd channels, where device
 # state could starve multifd_send_sync_main() of channel tokens before patch 8.  A
-# race: 29 migrations of this setting with the series before patch 8 did not hang
+# race: 25 v3 migrations of the bench's settings with the series before patch 8 did not hang
 # (guest runs of 04:38 and 04:45 UTC, 26 Nov 2026), so a pass guards, it does not prove.
 BENCH = {"state_size": 32 << 20, "engine_bw": 32, "switchover_ack": False,
          "knobs": {"chunk_size": "8M", "read_ahead": "2", "crit_size": "65536"},
