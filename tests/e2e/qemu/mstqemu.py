@@ -275,6 +275,7 @@ DEFAULTS = {
     "reinit_at_s": None,        # a REINIT of the source devices this long into precopy
                                 # (the workload stops at the end of precopy_s)
     "precopy_info_v2": False,   # patched QEMU, v2: x-migration-precopy-info-v2=on
+    "timeout_s": None,          # seconds the migration may take (None: $QEMU_TIMEOUT)
 }
 
 
@@ -356,7 +357,7 @@ def migrate(**overrides):
             src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 1})
         t0 = time.monotonic()
         src.qmp.cmd("migrate", uri=sock)
-        deadline = t0 + STEP
+        deadline = t0 + (cfg["timeout_s"] or STEP)
         if cfg["precopy_s"]:
             held = 0.0
             if cfg["reinit_at_s"] is not None:
