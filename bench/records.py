@@ -342,6 +342,14 @@ def outlier_notes(label, st, field="downtime_ms", unit="s"):
     return out
 
 
+def point_notes(o, label, st, field="downtime_ms", unit="s"):
+    """Writes, as paragraphs under a table, a point's failed runs and its far-out runs."""
+    for line in [fails_note(st)] + outlier_notes(label, st, field, unit):
+        if line:
+            o(line)
+            o()
+
+
 def scenario_rows(ctx, name, csv_name, cols, row_of):
     """Scenario @name's raw runs and their rows (row_of each record), the rows also
     written to @csv_name; ([], []) when the scenario did not run."""

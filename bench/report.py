@@ -340,10 +340,7 @@ def s12(ctx, sc):
       "destination's record checks included).")
     o()
     for v in R.vsort(st):
-        for line in [R.fails_note(st[v])] + R.outlier_notes("`%s`" % v, st[v]):
-            if line:
-                o(line)
-                o()
+        R.point_notes(o, "`%s`" % v, st[v])
     key_comparisons(ctx, sc, g)
     n_runs = R.stats_of(mig)["runs"] // max(1, len(g))
     plots.line_plot(ctx.outdir, fname, "%s: downtime vs N" % title,

@@ -95,10 +95,7 @@ def rb(ctx):
           len(late))
         o()
     for (v, f), s in sorted(sw.items()):
-        for line in [R.fails_note(s)] + R.outlier_notes("`%s` B=%.0f%%" % (v, f * 100), s, "switchover_ready_ms", "ms"):
-            if line:
-                o(line)
-                o()
+        R.point_notes(o, "`%s` B=%.0f%%" % (v, f * 100), s, "switchover_ready_ms", "ms")
     n_runs = max((len(rs) for rs in g.values()), default=0)
     for name, what, d, unit in (("rb_switchover", "time from the REINIT to switchover", sw, "ms"),
                                 ("rb_downtime", "downtime of the migration that follows", dt, "ms")):
@@ -178,10 +175,7 @@ def s3(ctx):
                 R.fmt_s(median(R.values(g[v], "downtime_ms")))))
         o()
         for v in R.vsort(st):
-            for line in [R.fails_note(st[v])] + R.outlier_notes("`%s`" % v, st[v], "latency_ms", "ms"):
-                if line:
-                    o(line)
-                    o()
+            R.point_notes(o, "`%s`" % v, st[v], "latency_ms", "ms")
         name = "s3_%s" % phase
         plots.bar_plot(ctx.outdir, name, "Scenario 3: critical-data latency, %s" % S3_TITLES[phase],
                        ctx.caption(max(s["runs"] for s in st.values()), "median of %s runs per bar"),

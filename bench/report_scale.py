@@ -76,10 +76,7 @@ def s4(ctx):
       "times the number of devices for device after device.")
     o()
     for k in sorted(st):
-        for line in [R.fails_note(st[k])] + R.outlier_notes("%s %s %d devices" % k, st[k]):
-            if line:
-                o(line)
-                o()
+        R.point_notes(o, "%s %s %d devices" % k, st[k])
     lines = []
     for nd in (2, 4):
         for a, b in ((("v3-", "together", nd), ("v3-", "serial", nd)),
@@ -143,10 +140,7 @@ def s5(ctx):
           "(see params.txt for the time of each scenario)." % R.human_bytes(state))
         o()
     for v in R.vsort(st):
-        for line in [R.fails_note(st[v])] + R.outlier_notes("`%s`" % v, st[v]):
-            if line:
-                o(line)
-                o()
+        R.point_notes(o, "`%s`" % v, st[v])
     vs = R.vsort(st)
     plots.bar_plot(ctx.outdir, "s5_memory", "Scenario 5: memory while migrating %s" % R.human_bytes(state),
                    ctx.caption(max(s["runs"] for s in st.values()), "largest of %s runs per bar"),
