@@ -78,6 +78,31 @@ FIXTURE_TEARDOWN(v2_dev)
 	mst_dev_destroy(&self->dev);
 }
 
+/*
+ * Dirties pages for 300 ms, then asks PRECOPY_INFO (which starts the next
+ * pass) until it counts dirty bytes, for at most 2 s. 0, or -errno of the
+ * knob or the ioctl; @info holds the last answer.
+ */
+static int dirty_until_counted(const char *uuid, int sfd,
+			       struct vfio_precopy_info *info)
+{
+	int ret, tries = 0;
+
+	ret = mst_knob_write_u64(uuid, "dirty_rate", 20000);
+	if (ret)
+		return ret;
+	mst_sleep_ms(300);
+	ret = mst_knob_write_u64(uuid, "dirty_rate", 0);
+	if (ret)
+		return ret;
+	for (;;) {
+		ret = mst_precopy_info(sfd, info);
+		if (ret || info->dirty_bytes || ++tries >= 40)
+			return ret;
+		mst_sleep_ms(50);
+	}
+}
+
 TEST_F(v2_dev, migration_flags)
 {
 	uint64_t flags = 0;
@@ -173,7 +198,7 @@ TEST_F(v2_dev, precopy_info_rules)
 		uint64_t extra;
 	} big = {};
 	uint64_t total = 0, initial0;
-	int sfd = -1, guard = 0;
+	int sfd = -1;
 	ssize_t n;
 
 	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_PRE_COPY, &sfd));
@@ -240,14 +265,7 @@ TEST_F(v2_dev, precopy_info_rules)
 	EXPECT_SYSERR(ENOMSG, read(sfd, buf, sizeof(buf)));
 
 	/* Dirty some pages: dirty_bytes rises and the next pass delivers them. */
-	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "dirty_rate", 20000));
-	mst_sleep_ms(300);
-	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "dirty_rate", 0));
-	do {
-		ASSERT_EQ(0, mst_precopy_info(sfd, &info));
-		if (!info.dirty_bytes)
-			mst_sleep_ms(50);
-	} while (!info.dirty_bytes && ++guard < 40);
+	ASSERT_EQ(0, dirty_until_counted(self->dev.uuid, sfd, &info));
 	EXPECT_GT(info.dirty_bytes, 0);
 	EXPECT_EQ(0, info.initial_bytes);
 	n = read(sfd, buf, sizeof(buf));
@@ -272,7 +290,7 @@ TEST_F(v2_dev, poll_waits_at_temporary_end)
 {
 	struct vfio_precopy_info info;
 	struct pollfd pfd;
-	int sfd = -1, guard = 0;
+	int sfd = -1;
 	ssize_t n;
 
 	ASSERT_EQ(0, mst_set_state(self->dev.fd, VFIO_DEVICE_STATE_PRE_COPY, &sfd));
@@ -286,14 +304,7 @@ TEST_F(v2_dev, poll_waits_at_temporary_end)
 	EXPECT_EQ(0, pfd.revents);
 
 	/* Pages dirtied, PRECOPY_INFO starts the next pass: readable again. */
-	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "dirty_rate", 20000));
-	mst_sleep_ms(300);
-	ASSERT_EQ(0, mst_knob_write_u64(self->dev.uuid, "dirty_rate", 0));
-	do {
-		ASSERT_EQ(0, mst_precopy_info(sfd, &info));
-		if (!info.dirty_bytes)
-			mst_sleep_ms(50);
-	} while (!info.dirty_bytes && ++guard < 40);
+	ASSERT_EQ(0, dirty_until_counted(self->dev.uuid, sfd, &info));
 	ASSERT_GT(info.dirty_bytes, 0);
 	pfd = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	EXPECT_EQ(1, poll(&pfd, 1, 10000));
