@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * vfio-mstream sample device: the private structures shared by the driver's
- * files (mst_main.c, mst_mig.c, mst_file.c, mst_fw.c, mst_state.c,
+ * files (mst_main.c, mst_mig.c, mst_file.c, mst_v3.c, mst_fw.c, mst_state.c,
  * mst_sysfs.c). The stream engine (records, queues, resume parser, critical
  * accounting) has its own headers.
  *
@@ -215,7 +215,7 @@ struct mst_engine {
  * @filp: the FD's file. The session holds a reference to it until
  *	teardown, except for a v3 source's dirty stream once handed out by
  *	GET MIG_STREAM_FDS (@handed): then its descriptors alone hold it, and
- *	its release abandons the stream (mst_fw_abandon()), which clears it.
+ *	its release abandons the stream (mst_v3_abandon()), which clears it.
  * @handed: see @filp (under mst_dev.state_mutex).
  * @xfer: bytes read (saving) or written (resuming) through it.
  *
@@ -376,6 +376,21 @@ static inline struct mst_dev *mst_vdev_to_dev(struct vfio_device *vdev)
 	return container_of(vdev, struct mst_dev, vdev);
 }
 
+static inline bool mst_precopy_state(enum vfio_device_mig_state state)
+{
+	return state == VFIO_DEVICE_STATE_PRE_COPY ||
+	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
+/* state_mutex held: the stream's session is the device's live one. */
+static inline bool mst_sess_live(struct mst_stream *s)
+{
+	struct mst_dev *dev = s->sess->dev;
+
+	lockdep_assert_held(&dev->state_mutex);
+	return dev->sess == s->sess && !s->sess->dead;
+}
+
 /* mst_state.c */
 void mst_cfg_defaults(struct mst_cfg *cfg);
 int mst_state_ensure(struct mst_dev *dev);
@@ -403,7 +418,7 @@ void mst_fw_go(struct mst_sess *sess, bool precopy);
 void mst_fw_stop(struct mst_sess *sess);
 void mst_fw_release(struct mst_sess *sess);
 void mst_fw_stop_copy(struct mst_sess *sess);
-void mst_fw_abandon(struct mst_stream *s);
+void mst_fw_crit_maybe_end_locked(struct mst_stream *s);
 int mst_fw_reinit(struct mst_sess *sess);
 u64 mst_fw_remaining(struct mst_stream *s);
 u64 mst_fw_full_size(struct mst_dev *dev);
@@ -422,9 +437,17 @@ int mst_mig_reset(struct mst_dev *dev);
 int mst_mig_feature(struct mst_dev *dev, u32 flags, void __user *arg,
 		    size_t argsz);
 long mst_mig_precopy_ioctl(struct mst_stream *s, void __user *arg);
-long mst_mig_stream_info_ioctl(struct mst_stream *s, void __user *arg);
 void mst_sess_put(struct mst_sess *sess);
 const char *mst_mig_state_name(enum vfio_device_mig_state state);
+
+/* mst_v3.c */
+int mst_v3_feature_multistream(struct mst_dev *dev, u32 flags,
+			       void __user *arg, size_t argsz);
+int mst_v3_feature_stream_fds(struct mst_dev *dev, u32 flags,
+			      void __user *arg, size_t argsz);
+long mst_v3_stream_info_ioctl(struct mst_stream *s, void __user *arg);
+void mst_v3_dirty_done(struct mst_stream *s, int err);
+void mst_v3_abandon(struct mst_stream *s);
 
 /* mst_sysfs.c */
 extern const struct attribute_group *mst_dev_groups[];

@@ -64,7 +64,7 @@ static long mst_save_ioctl(struct file *filp, unsigned int cmd,
 	case VFIO_MIG_GET_STREAM_INFO:
 		if (s->sess->protocol != 3)
 			return -ENOTTY;
-		return mst_mig_stream_info_ioctl(s, uarg);
+		return mst_v3_stream_info_ioctl(s, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -109,7 +109,7 @@ static long mst_resume_ioctl(struct file *filp, unsigned int cmd,
 	struct mst_stream *s = filp->private_data;
 
 	if (cmd == VFIO_MIG_GET_STREAM_INFO && s->sess->protocol == 3)
-		return mst_mig_stream_info_ioctl(s, (void __user *)arg);
+		return mst_v3_stream_info_ioctl(s, (void __user *)arg);
 	return -ENOTTY;
 }
 
@@ -119,7 +119,7 @@ static int mst_file_release(struct inode *inode, struct file *filp)
 
 	/* only a handed-out dirty stream's file is released in a session */
 	if (s->sess->kind == MST_SESS_SAVE && READ_ONCE(s->filp) == filp)
-		mst_fw_abandon(s);
+		mst_v3_abandon(s);
 	mst_sess_put(s->sess);
 	return 0;
 }

@@ -570,7 +570,7 @@ static void mst_mux_maybe_end_locked(struct mst_stream *s)
  * whoever completes that condition (the last dirty END, the critical engine
  * finishing its job), so no reader has to notice it.
  */
-static void mst_crit_maybe_end_locked(struct mst_stream *s)
+void mst_fw_crit_maybe_end_locked(struct mst_stream *s)
 {
 	struct mst_engine *e = &s->eng[0];
 	struct mst_chunk *c;
@@ -591,28 +591,6 @@ static void mst_crit_maybe_end_locked(struct mst_stream *s)
 	e->end_done = true;
 	WRITE_ONCE(s->end_done, true);
 	mst_queue_end_stream(&s->q);
-}
-
-/*
- * v3: dirty stream @s ended or was abandoned (@err 0), or failed. A failure
- * fails the save: stream 0 returns the errno once its data is read, instead
- * of waiting for an END that cannot come.
- */
-static void mst_crit_dirty_done(struct mst_stream *s, int err)
-{
-	struct mst_stream *s0 = &s->sess->s[0];
-
-	if (err) {
-		mst_queue_set_error(&s0->q, err);
-		return;
-	}
-	mutex_lock(&s0->lock);
-	if (!s->dirty_counted) {
-		s->dirty_counted = true;
-		s0->dirty_ended++;
-		mst_crit_maybe_end_locked(s0);
-	}
-	mutex_unlock(&s0->lock);
 }
 
 static void mst_eng_done_locked(struct mst_engine *e, struct mst_job *job,
@@ -637,7 +615,7 @@ static void mst_eng_done_locked(struct mst_engine *e, struct mst_job *job,
 		return;
 	}
 	if (e->kind == MST_ENG_CRIT)
-		mst_crit_maybe_end_locked(s);
+		mst_fw_crit_maybe_end_locked(s);
 	mst_stream_close_pass_locked(s);
 }
 
@@ -703,7 +681,7 @@ static void mst_eng_work(struct work_struct *work)
 			mst_queue_set_error(&s->q, err);
 		if (s->id && s->sess->protocol == 3 &&
 		    (err || job.kind == MST_JOB_END))
-			mst_crit_dirty_done(s, err);
+			mst_v3_dirty_done(s, err);
 	}
 	set_active_memcg(old_memcg);
 }
@@ -1018,26 +996,9 @@ void mst_fw_stop_copy(struct mst_sess *sess)
 		}
 		/* every dirty stream may have been abandoned already */
 		if (sess->protocol == 3 && !s->id)
-			mst_crit_maybe_end_locked(s);
+			mst_fw_crit_maybe_end_locked(s);
 		mutex_unlock(&s->lock);
 	}
-}
-
-/**
- * mst_fw_abandon() - the last descriptor of a v3 source's dirty stream closed
- * @s: the stream, handed out by GET MIG_STREAM_FDS.
- *
- * Nobody can read the stream any more: its queue is closed (the engine
- * stops producing, its data is dropped) and it no longer holds back the end
- * of stream 0. The destination, which misses it, fails RESUMING -> STOP.
- *
- * Context: the file's release; may sleep.
- */
-void mst_fw_abandon(struct mst_stream *s)
-{
-	WRITE_ONCE(s->filp, NULL);
-	mst_queue_close(&s->q);
-	mst_crit_dirty_done(s, 0);
 }
 
 /* Copies a CRIT record over one of the same seq that no one read yet. */

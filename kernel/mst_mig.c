@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vfio-mstream: the migration state machine, the saving and resuming
- * sessions, and the migration features and ioctls of both protocols.
+ * sessions, the device features and data_fd ioctl of v2; v3's own are in
+ * mst_v3.c.
  *
  * As in mlx5, the FSM step is a flat list of the arcs
  * vfio_mig_get_next_state() may ask for; combination arcs are walked one
@@ -508,175 +509,6 @@ static int mst_feature_precopy_v2(struct mst_dev *dev, u32 flags,
 	return 0;
 }
 
-static bool mst_state_sessionless(enum vfio_device_mig_state state)
-{
-	return state == VFIO_DEVICE_STATE_RUNNING ||
-	       state == VFIO_DEVICE_STATE_RUNNING_P2P ||
-	       state == VFIO_DEVICE_STATE_STOP;
-}
-
-static int mst_feature_multistream(struct mst_dev *dev, u32 flags,
-				   void __user *arg, size_t argsz)
-{
-	struct vfio_device_feature_mig_multistream ms;
-	int ret;
-
-	ret = vfio_check_feature(flags, argsz,
-				 VFIO_DEVICE_FEATURE_GET |
-				 VFIO_DEVICE_FEATURE_SET, sizeof(ms));
-	if (ret != 1)
-		return ret;
-
-	if (flags & VFIO_DEVICE_FEATURE_GET) {
-		memset(&ms, 0, sizeof(ms));
-		mutex_lock(&dev->state_mutex);
-		ms.num_dirty = dev->num_dirty;
-		mutex_unlock(&dev->state_mutex);
-		ms.max_dirty = MST_MAX_DIRTY;
-		return copy_to_user(arg, &ms, sizeof(ms)) ? -EFAULT : 0;
-	}
-
-	if (copy_from_user(&ms, arg, sizeof(ms)))
-		return -EFAULT;
-	if (ms.flags || ms.max_dirty || ms.reserved)
-		return -EINVAL;
-	if (ms.num_dirty > MST_MAX_DIRTY)
-		return -ERANGE;
-	mutex_lock(&dev->state_mutex);
-	if (!mst_state_sessionless(dev->mig_state) || dev->sess)
-		ret = -EBUSY;
-	else
-		WRITE_ONCE(dev->num_dirty, ms.num_dirty);
-	mutex_unlock(&dev->state_mutex);
-	return ret == 1 ? 0 : ret;
-}
-
-/*
- * state_mutex held: a reference to the file of each dirty stream. Once a
- * source's dirty stream was handed out (below), only its descriptors hold
- * its file: a reference is taken only while one of them is still open; once
- * every one was closed the stream was abandoned (mst_fw_abandon()) and the
- * call fails with -ENODEV.
- */
-static int mst_stream_files_get(struct mst_sess *sess, struct file **files,
-				u32 n)
-{
-	u32 i;
-
-	lockdep_assert_held(&sess->dev->state_mutex);
-
-	for (i = 0; i < n; i++) {
-		struct mst_stream *s = &sess->s[i + 1];
-
-		files[i] = s->handed ? get_file_active(&s->filp) :
-				       get_file(s->filp);
-		if (!files[i]) {
-			while (i--)
-				fput(files[i]);
-			return -ENODEV;
-		}
-	}
-	return 0;
-}
-
-/*
- * The descriptors of a source's dirty streams are installed: the session
- * drops its own reference to their files, so that closing the last
- * descriptor of a stream abandons it, which the file's release sees.
- */
-static void mst_stream_files_hand_out(struct mst_dev *dev,
-				      struct mst_sess *sess)
-{
-	u32 i;
-
-	mutex_lock(&dev->state_mutex);
-	for (i = 1; dev->sess == sess && sess->kind == MST_SESS_SAVE &&
-		    i < sess->nfiles; i++) {
-		struct mst_stream *s = &sess->s[i];
-
-		if (s->handed)
-			continue;
-		s->handed = true;
-		fput(s->filp);
-	}
-	mutex_unlock(&dev->state_mutex);
-}
-
-/*
- * The files are taken under state_mutex, the user copies and the new
- * descriptors made after it (a fault on the user buffer stalls this call
- * only), and fd_install() comes last, once nothing can fail, as mlx5's
- * data_fd is installed by the core after the arc succeeded.
- */
-static int mst_feature_stream_fds(struct mst_dev *dev, u32 flags,
-				  void __user *arg, size_t argsz)
-{
-	struct vfio_device_feature_mig_stream_fds hdr;
-	struct file *files[MST_MAX_DIRTY];
-	s32 fds[MST_MAX_DIRTY];
-	struct mst_sess *sess;
-	u32 n, i, j;
-	int ret;
-
-	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
-				 sizeof(hdr));
-	if (ret != 1)
-		return ret;
-	if (copy_from_user(&hdr, arg, sizeof(hdr)))
-		return -EFAULT;
-	if (hdr.flags)
-		return -EINVAL;
-
-	mutex_lock(&dev->state_mutex);
-	sess = dev->sess;
-	if (!sess || sess->protocol != 3) {
-		mutex_unlock(&dev->state_mutex);
-		return -ENOENT;
-	}
-	n = sess->nfiles - 1;
-	if (hdr.num_fds < n || argsz < sizeof(hdr) + (size_t)n * sizeof(s32)) {
-		mutex_unlock(&dev->state_mutex);
-		if (hdr.num_fds < n)
-			return put_user(n, (u32 __user *)arg) ? -EFAULT : -ENOSPC;
-		return -EINVAL;
-	}
-	ret = mst_stream_files_get(sess, files, n);
-	if (!ret)
-		kref_get(&sess->ref);
-	hdr.flags = sess->kind == MST_SESS_RESUME ?
-		    VFIO_MIG_STREAM_FDS_RESUMING : 0;
-	mutex_unlock(&dev->state_mutex);
-	if (ret)
-		return ret;
-
-	for (i = 0; i < n; i++) {
-		fds[i] = get_unused_fd_flags(O_CLOEXEC);
-		if (fds[i] < 0) {
-			ret = fds[i];
-			goto err_put_fds;
-		}
-	}
-	hdr.num_fds = n;
-	if (copy_to_user(arg, &hdr, sizeof(hdr)) ||
-	    copy_to_user(arg + sizeof(hdr), fds, n * sizeof(s32))) {
-		ret = -EFAULT;
-		goto err_put_fds;
-	}
-	for (i = 0; i < n; i++)
-		fd_install(fds[i], files[i]);
-	mst_stream_files_hand_out(dev, sess);
-	mst_sess_put(sess);
-	return 0;
-
-err_put_fds:
-	for (j = 0; j < i; j++)
-		put_unused_fd(fds[j]);
-	for (i = 0; i < n; i++)
-		fput(files[i]);
-	mst_sess_put(sess);
-	return ret;
-}
-
 /**
  * mst_mig_feature() - VFIO_DEVICE_FEATURE migration features the core leaves
  *	to the driver
@@ -694,30 +526,15 @@ int mst_mig_feature(struct mst_dev *dev, u32 flags, void __user *arg,
 	case VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2:
 		return mst_feature_precopy_v2(dev, flags, arg, argsz);
 	case VFIO_DEVICE_FEATURE_MIG_MULTISTREAM:
-		return mst_feature_multistream(dev, flags, arg, argsz);
+		return mst_v3_feature_multistream(dev, flags, arg, argsz);
 	case VFIO_DEVICE_FEATURE_MIG_STREAM_FDS:
-		return mst_feature_stream_fds(dev, flags, arg, argsz);
+		return mst_v3_feature_stream_fds(dev, flags, arg, argsz);
 	default:
 		return -ENOTTY;
 	}
 }
 
 /* ---- ioctls of the migration FDs ---- */
-
-static bool mst_precopy_state(enum vfio_device_mig_state state)
-{
-	return state == VFIO_DEVICE_STATE_PRE_COPY ||
-	       state == VFIO_DEVICE_STATE_PRE_COPY_P2P;
-}
-
-/* state_mutex held: the stream's session is the device's live one. */
-static bool mst_sess_live(struct mst_stream *s)
-{
-	struct mst_dev *dev = s->sess->dev;
-
-	lockdep_assert_held(&dev->state_mutex);
-	return dev->sess == s->sess && !s->sess->dead;
-}
 
 /**
  * mst_mig_precopy_ioctl() - VFIO_MIG_GET_PRECOPY_INFO on a data_fd
@@ -766,41 +583,4 @@ long mst_mig_precopy_ioctl(struct mst_stream *s, void __user *arg)
 out_unlock:
 	mutex_unlock(&dev->state_mutex);
 	return ret;
-}
-
-/**
- * mst_mig_stream_info_ioctl() - VFIO_MIG_GET_STREAM_INFO on a v3 stream FD
- * @s: the stream.
- * @arg: struct vfio_mig_stream_info.
- */
-long mst_mig_stream_info_ioctl(struct mst_stream *s, void __user *arg)
-{
-	unsigned long minsz = offsetofend(struct vfio_mig_stream_info,
-					  queued_bytes);
-	struct mst_sess *sess = s->sess;
-	struct mst_dev *dev = sess->dev;
-	struct vfio_mig_stream_info info;
-	int ret = 0;
-
-	if (copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz || info.flags)
-		return -EINVAL;
-
-	mutex_lock(&dev->state_mutex);
-	if (!mst_sess_live(s))
-		ret = -ENODEV;
-	else if (sess->kind != MST_SESS_SAVE ||
-		 !(mst_precopy_state(dev->mig_state) ||
-		   dev->mig_state == VFIO_DEVICE_STATE_STOP_COPY))
-		ret = -EINVAL;
-	else
-		ret = mst_fw_stream_info(s, &info);
-	mutex_unlock(&dev->state_mutex);
-	if (ret)
-		return ret;
-
-	info.stream_id = s->id;
-	info.num_streams = sess->nfiles;
-	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
