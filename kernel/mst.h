@@ -224,7 +224,7 @@ struct mst_engine {
  * @q_ready: @q was initialized.
  * @lock: protects the producer side of the stream: @published, @pass_open,
  *	@stopcopy, @closed, @end_done, @crit_ended, @crit_seq,
- *	@crit_extra_last, @end_chunk,
+ *	@crit_extra_last, @crit_extra_seq, @end_chunk,
  *	@dirty_ended and the job state of its engines.
  * @published: bytes published into @q.
  * @pass_open: readers wait for more data instead of getting -ENOMSG.
@@ -233,7 +233,10 @@ struct mst_engine {
  * @end_done: the whole stream ended (mst_queue_end_stream() called).
  * @crit_ended: sub-stream 0 ended (mux and v3 critical).
  * @crit_seq: mux: next seq of sub-stream 0.
- * @crit_extra_last: mux: the extra chunk published last is a CRIT record.
+ * @crit_extra_last: the extra chunk published last is a REINIT's CRIT
+ *	record (mux, and a CRIT record larger than a chunk): while no read
+ *	has started on it, the next REINIT rewrites it instead of adding one.
+ * @crit_extra_seq: that record's sequence number (of sub-stream 0).
  * @end_chunk: v3 critical: the END record, allocated up front.
  * @dirty_ended: v3 critical: dirty streams that produced their END or
  *	were abandoned.
@@ -266,6 +269,7 @@ struct mst_stream {
 	bool crit_ended;
 	u64 crit_seq;
 	bool crit_extra_last;
+	u64 crit_extra_seq;
 	struct mst_chunk *end_chunk;
 	u32 dirty_ended;
 	bool dirty_counted;

@@ -373,13 +373,21 @@ static int mst_eng_emit_crit(struct mst_engine *e)
 	struct mst_chunk *c;
 
 	if (need > e->s->q.chunk_size) {
-		/* bigger than a pool chunk: its own allocation */
+		/*
+		 * Bigger than a pool chunk: its own allocation, which the
+		 * next REINIT rewrites while it is unread, so that a source
+		 * that reconfigures faster than its FD is read holds one.
+		 */
 		mst_eng_flush(e);
 		c = mst_chunk_alloc_extra(need);
 		if (!c)
 			return -ENOMEM;
-		c->len = mst_put_crit(c->buf, sess, e->sub, e->seq++);
+		c->len = mst_put_crit(c->buf, sess, e->sub, e->seq);
 		mst_stream_publish(e->s, c, true, e);
+		mutex_lock(&e->s->lock);
+		e->s->crit_extra_last = true;
+		e->s->crit_extra_seq = e->seq++;
+		mutex_unlock(&e->s->lock);
 	} else {
 		c = mst_eng_room(e, need);
 		if (IS_ERR(c))
@@ -586,6 +594,7 @@ void mst_fw_crit_maybe_end_locked(struct mst_stream *s)
 	mst_put_rec(c->buf, MST_TAG_END, 0, e->seq++, 0, 0, 0);
 	c->len = MST_END_REC_SIZE;
 	mst_queue_publish_extra(&s->q, c);
+	s->crit_extra_last = false;
 	s->published += MST_END_REC_SIZE;
 	s->crit_ended = true;
 	e->end_done = true;
@@ -1009,6 +1018,22 @@ static void mst_crit_rewrite(struct mst_chunk *c, void *arg)
 	memcpy(c->buf, src->buf, src->len);
 }
 
+/*
+ * s->lock held: if the extra chunk published last is a CRIT record no read
+ * has started on, it takes the current critical data, built in @tmp (a
+ * chunk of the record's size), under its own sequence number.
+ */
+static bool mst_crit_rewrite_unread_locked(struct mst_stream *s,
+					   struct mst_chunk *tmp)
+{
+	lockdep_assert_held(&s->lock);
+
+	if (!s->crit_extra_last)
+		return false;
+	tmp->len = mst_put_crit(tmp->buf, s->sess, 0, s->crit_extra_seq);
+	return mst_queue_rewrite_last_extra(&s->q, mst_crit_rewrite, tmp);
+}
+
 /**
  * mst_fw_reinit() - new critical data: bump the generation and queue it
  * @sess: the saving session; dev->sess_lock held.
@@ -1026,6 +1051,7 @@ int mst_fw_reinit(struct mst_sess *sess)
 	struct mst_stream *s = &sess->s[0];
 	u32 rec = mst_crit_rec_size(sess);
 	bool acct = sess->protocol == 3 || READ_ONCE(dev->precopy_v2);
+	struct mst_chunk *tmp = NULL;
 	struct mst_engine *e;
 	u64 pos;
 
@@ -1049,15 +1075,14 @@ int mst_fw_reinit(struct mst_sess *sess)
 		}
 		mst_state_bump_crit(&dev->st);
 		/* an unread record takes the new content: REINITs do not pile up */
-		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq - 1);
-		if (s->crit_extra_last &&
-		    mst_queue_rewrite_last_extra(&s->q, mst_crit_rewrite, c)) {
+		if (mst_crit_rewrite_unread_locked(s, c)) {
 			if (acct)
 				mst_acct_flag(&s->acct);
 			mutex_unlock(&s->lock);
 			kvfree(c);
 			return 0;
 		}
+		s->crit_extra_seq = s->crit_seq;
 		c->len = mst_put_crit(c->buf, sess, 0, s->crit_seq++);
 		if (sess->mux_head) {
 			start = mst_queue_publish_urgent(&s->q, c);
@@ -1083,16 +1108,22 @@ int mst_fw_reinit(struct mst_sess *sess)
 	 * once every dirty stream has ended the save is complete, and new
 	 * critical data could only postpone stream 0's END: refused.
 	 */
+	if (rec > s->q.chunk_size) {
+		tmp = mst_chunk_alloc_extra(rec);
+		if (!tmp)
+			return -ENOMEM;
+	}
 	e = &s->eng[0];
 	mutex_lock(&s->lock);
 	if (s->closed || s->crit_ended || e->end_done ||
 	    (sess->protocol == 3 && s->dirty_ended == sess->nfiles - 1)) {
 		mutex_unlock(&s->lock);
+		kvfree(tmp);
 		return -EBUSY;
 	}
 	mst_state_bump_crit(&dev->st);
-	if (e->crit_pending) {
-		/* the record owed is not produced yet: it takes the new content */
+	if (e->crit_pending || (tmp && mst_crit_rewrite_unread_locked(s, tmp))) {
+		/* the record owed, or one no one read, takes the new content */
 		if (acct)
 			mst_acct_flag(&s->acct);
 	} else {
@@ -1110,6 +1141,7 @@ int mst_fw_reinit(struct mst_sess *sess)
 	mst_stream_open_pass_locked(s);
 	mst_eng_kick_locked(e);
 	mutex_unlock(&s->lock);
+	kvfree(tmp);
 	return 0;
 }
 

@@ -493,18 +493,43 @@ TEST(checksum_root_only_allocates_nothing)
 }
 
 /*
- * v2 mux and mux-head publish a REINIT's record at once, outside the pool:
- * REINITs while the FD is not read must not pile up records (memory the user
- * could grow without bound). One unread record takes the newest content.
+ * A REINIT's CRIT record that is an allocation of its own (v2 mux and
+ * mux-head publish it at once, outside the pool; v2 single when the record
+ * is larger than a chunk) must not pile up while the FD is not read: memory
+ * the user could grow without bound. One unread record takes the newest
+ * content. @pause_ms lets v2 single's idle engine emit each REINIT's record
+ * before the next REINIT comes, which is what used to add one per REINIT.
  */
-FIXTURE(mux_reinits) {};
-FIXTURE_VARIANT(mux_reinits) { const char *v2_mode; };
-FIXTURE_VARIANT_ADD(mux_reinits, mux) { .v2_mode = "mux" };
-FIXTURE_VARIANT_ADD(mux_reinits, muxhead) { .v2_mode = "muxhead" };
-FIXTURE_SETUP(mux_reinits) {}
-FIXTURE_TEARDOWN(mux_reinits) {}
+FIXTURE(unread_crit) {};
+FIXTURE_VARIANT(unread_crit)
+{
+	const char *v2_mode;
+	uint64_t state_size;
+	int64_t chunk_size;
+	int64_t read_ahead;
+	uint64_t crit_size;
+	int pause_ms;
+};
+FIXTURE_VARIANT_ADD(unread_crit, mux)
+{
+	.v2_mode = "mux", .state_size = SMALL_STATE, .chunk_size = -1,
+	.read_ahead = -1,
+};
+FIXTURE_VARIANT_ADD(unread_crit, muxhead)
+{
+	.v2_mode = "muxhead", .state_size = SMALL_STATE, .chunk_size = -1,
+	.read_ahead = -1,
+};
+/* the first pass fits the read-ahead, so the engine is idle at each REINIT */
+FIXTURE_VARIANT_ADD(unread_crit, single_record_over_chunk)
+{
+	.v2_mode = "single", .state_size = MST_MIB, .chunk_size = 65536,
+	.read_ahead = 64, .crit_size = 100000, .pause_ms = 20,
+};
+FIXTURE_SETUP(unread_crit) {}
+FIXTURE_TEARDOWN(unread_crit) {}
 
-TEST_F(mux_reinits, coalesce)
+TEST_F(unread_crit, coalesce)
 {
 	struct mst_cfg cfg = MST_CFG_QUIET;
 	struct mst_dev dev;
@@ -514,13 +539,19 @@ TEST_F(mux_reinits, coalesce)
 	int sfd = -1;
 
 	MST_REQUIRE_DEVICE();
-	cfg.state_size = SMALL_STATE;
+	cfg.state_size = variant->state_size;
 	cfg.backing = "memory";
 	cfg.v2_mode = variant->v2_mode;
+	cfg.chunk_size = variant->chunk_size;
+	cfg.read_ahead = variant->read_ahead;
+	cfg.crit_size = variant->crit_size;
 	ASSERT_EQ(0, mst_dev_create_open(&dev, &cfg));
 	ASSERT_EQ(0, mst_set_state(dev.fd, VFIO_DEVICE_STATE_PRE_COPY, &sfd));
-	for (int i = 0; i < 50; i++)
+	for (int i = 0; i < 50; i++) {
 		ASSERT_EQ(0, mst_knob_write(dev.uuid, "reinit", "1"));
+		if (variant->pause_ms)
+			usleep(variant->pause_ms * 1000);
+	}
 	ASSERT_EQ(0, mst_knob_read_u64(dev.uuid, "crit_gen", &gen));
 	ASSERT_EQ(0, mst_set_state(dev.fd, VFIO_DEVICE_STATE_STOP_COPY, NULL));
 	mst_pipe_init(&p, sfd, -1, 0, -1);
