@@ -568,7 +568,7 @@ static void mst_mux_maybe_end_locked(struct mst_stream *s)
 	s->crit_extra_last = false;
 	s->published += MST_END_REC_SIZE;
 	s->crit_ended = true;
-	s->end_done = true;
+	WRITE_ONCE(s->end_done, true);
 	mst_queue_end_stream(&s->q);
 }
 

@@ -106,7 +106,7 @@ static int mst_sess_open_files(struct mst_sess *sess)
 
 		if (IS_ERR(filp))
 			return PTR_ERR(filp);
-		sess->s[i].filp = filp;
+		WRITE_ONCE(sess->s[i].filp, filp);
 	}
 	return 0;
 }
