@@ -36,6 +36,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/error-injection.h>
 #include <linux/hrtimer.h>
 #include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
@@ -309,7 +310,12 @@ static bool mst_eng_reserve(struct mst_engine *e, u32 len)
 
 static int mst_eng_emit_crit(struct mst_engine *e);
 
-static int mst_eng_emit_pages(struct mst_engine *e, u64 page, u32 n, u64 gen)
+/*
+ * The save command of one run of pages. A real device's can fail, so it is
+ * error-injectable: the tests make it fail with fail_function.
+ */
+static noinline int mst_eng_emit_pages(struct mst_engine *e, u64 page, u32 n,
+				       u64 gen)
 {
 	struct mst_dev *dev = mst_s_dev(e->s);
 	u32 len = n * MST_PAGE_SIZE, need = MST_REC_HDR_SIZE + len, i;
@@ -335,6 +341,7 @@ static int mst_eng_emit_pages(struct mst_engine *e, u64 page, u32 n, u64 gen)
 	mst_eng_pace(e, need);
 	return 0;
 }
+ALLOW_ERROR_INJECTION(mst_eng_emit_pages, ERRNO);
 
 static int mst_eng_emit_pass(struct mst_engine *e, u64 gen)
 {

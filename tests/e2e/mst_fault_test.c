@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -394,6 +395,105 @@ TEST_F_TIMEOUT(fault, every_site_of_every_stage, 1500)
 	       variant->ndirty ? "v3" : "v2", total, stages);
 
 	/* And the same instances still migrate. */
+	ASSERT_EQ(0, attempt_run(&a, ST_COUNT, 0)) TH_LOG("%s", a.why);
+	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+	attempt_close(&a);
+}
+
+/* Makes the driver's page save command fail once, with -EIO, in whatever task. */
+static int engine_fail_arm(void)
+{
+	static const char *const knobs[][2] = {
+		{ "fail_function/inject", " " },	/* spaces: remove every point */
+		{ "fail_function/inject", "mst_eng_emit_pages" },
+		/* the unsigned long -EIO, which the ERRNO check compares */
+		{ "fail_function/mst_eng_emit_pages/retval", "0xfffffffffffffffb" },
+		{ "fail_function/task-filter", "N" },
+		{ "fail_function/probability", "100" },
+		{ "fail_function/interval", "1" },
+		{ "fail_function/verbose", "0" },
+		{ "fail_function/times", "1" },
+	};
+	size_t i;
+	int ret;
+
+	for (i = 0; i < MST_ARRAY_SIZE(knobs); i++) {
+		ret = debugfs_write(knobs[i][0], knobs[i][1]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Whether the armed failure happened (fail_function's times reached 0). */
+static bool engine_fail_fired(void)
+{
+	char buf[32] = {};
+	FILE *f = fopen(FAULT_DEBUGFS "/fail_function/times", "r");
+	bool fired;
+
+	if (!f)
+		return false;
+	fired = fgets(buf, sizeof(buf), f) && atoi(buf) == 0;
+	fclose(f);
+	return fired;
+}
+
+/*
+ * A save engine fails (its page save command, in a driver's work item, out of
+ * the reach of fail-nth): its stream's reader gets the errno, and so, in v3,
+ * does the critical FD's reader, which would otherwise wait for an END that
+ * cannot come; the other dirty streams end normally. The source then goes back
+ * to RUNNING with its state intact, and the same instances still migrate.
+ */
+TEST_F_TIMEOUT(fault, engine_failure_reaches_the_readers, 120)
+{
+	struct attempt a = {
+		.src = &self->src, .dst = &self->dst,
+		.ndirty = variant->ndirty, .nth_fd = self->nth_fd,
+	};
+	struct mst_pipe p[MST_MAX_STREAMS];
+	struct mst_v3_sess s = { .crit = -1 };
+	unsigned int i, n = variant->ndirty + 1, failed = 0;
+	ssize_t ret[MST_MAX_STREAMS];
+
+	if (access(FAULT_DEBUGFS "/fail_function/inject", F_OK))
+		SKIP(return, "no fail_function in debugfs");
+	ASSERT_EQ(0, engine_fail_arm());
+	if (variant->ndirty) {
+		ASSERT_EQ(0, mst_v3_open(self->src.fd, variant->ndirty,
+					 VFIO_DEVICE_STATE_STOP_COPY, &s));
+	} else {
+		ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_STOP_COPY,
+					   &s.crit));
+	}
+	/* the dirty streams first: the critical FD ends after them */
+	for (i = n; i-- > 0;) {
+		int fd = mst_v3_fd(&s, i);
+
+		ASSERT_EQ(0, fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK));
+		mst_pipe_init(&p[i], fd, -1, i, variant->ndirty ? (int)i : -1);
+		ret[i] = mst_pipe_pump_polling(&p[i]);
+		TH_LOG("stream %u: %s after %llu bytes", i,
+		       ret[i] ? strerror((int)-ret[i]) : "EOF",
+		       (unsigned long long)p[i].bytes);
+		mst_pipe_free(&p[i]);
+		if (i && ret[i]) {
+			EXPECT_EQ(-EIO, ret[i]);
+			failed++;
+		} else if (i) {
+			EXPECT_EQ(0, ret[i]);
+		}
+	}
+	debugfs_write("fail_function/inject", " ");
+	ASSERT_TRUE(engine_fail_fired()) TH_LOG("the save command never failed");
+	EXPECT_EQ(-EIO, ret[0]);
+	if (variant->ndirty)
+		EXPECT_EQ(1, failed);
+	mst_v3_close(&s);
+
+	ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_STOP, NULL));
+	ASSERT_EQ(0, recover(_metadata, self));
 	ASSERT_EQ(0, attempt_run(&a, ST_COUNT, 0)) TH_LOG("%s", a.why);
 	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
 	attempt_close(&a);

@@ -1376,7 +1376,6 @@ FIXTURE_TEARDOWN(v3_end)
 	mst_pair_destroy(&self->src, &self->dst);
 }
 
-/* Reads @fd to EOF, waiting in poll() with no timeout between reads. */
 /*
  * The end of a v3_end test: both streams' wire format checked, both devices to STOP,
  * the destination holding the source's state.
@@ -1398,22 +1397,6 @@ static void v3_end_finish(struct __test_metadata *_metadata,
 	mst_v3_close(d);
 }
 
-static ssize_t read_to_eof_polling(struct mst_pipe *p)
-{
-	struct pollfd pfd = { .fd = p->src, .events = POLLIN };
-	ssize_t r;
-
-	for (;;) {
-		r = mst_pipe_pump(p, UINT64_MAX, NULL);
-		if (r > 0)
-			continue;
-		if (r != -EAGAIN)
-			return r;
-		if (poll(&pfd, 1, -1) < 0)
-			return -errno;
-	}
-}
-
 /*
  * Once every dirty stream has produced its last byte the save is complete:
  * a REINIT is refused, and the critical FD reaches its end without waiting
@@ -1432,7 +1415,7 @@ TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
 		mst_pipe_init(&p[i], mst_v3_fd(&s, i), mst_v3_fd(&d, i), i, i);
 		set_nonblock(p[i].src);
 	}
-	ASSERT_EQ(0, read_to_eof_polling(&p[1]));
+	ASSERT_EQ(0, mst_pipe_pump_polling(&p[1]));
 	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen0));
 	EXPECT_EQ(-EBUSY, mst_knob_write(self->src.uuid, "reinit", "1"));
 	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen1));
@@ -1440,7 +1423,7 @@ TEST_F_TIMEOUT(v3_end, reinit_after_last_dirty_end, 120)
 	ASSERT_EQ(0, mst_stream_info(s.crit, &si));
 	EXPECT_TRUE(si.flags & VFIO_MIG_STREAM_INFO_END);
 	EXPECT_EQ(0, si.flags & VFIO_MIG_STREAM_INFO_REINIT);
-	ASSERT_EQ(0, read_to_eof_polling(&p[0]));
+	ASSERT_EQ(0, mst_pipe_pump_polling(&p[0]));
 	v3_end_finish(_metadata, self, p, &s, &d);
 }
 
@@ -1494,7 +1477,7 @@ static void *crit_reader_run(void *arg)
 {
 	struct crit_reader *c = arg;
 
-	c->ret = read_to_eof_polling(c->p);
+	c->ret = mst_pipe_pump_polling(c->p);
 	return NULL;
 }
 
@@ -1535,7 +1518,7 @@ TEST_F_TIMEOUT(v3_end, reinit_before_last_dirty_end, 120)
 	}
 	ASSERT_EQ(0, mst_knob_write(self->src.uuid, "reinit", "1"));
 	ASSERT_EQ(0, mst_knob_read_u64(self->src.uuid, "crit_gen", &gen));
-	ASSERT_EQ(0, read_to_eof_polling(&p[1]));
+	ASSERT_EQ(0, mst_pipe_pump_polling(&p[1]));
 	pthread_join(t, NULL);
 	ASSERT_EQ(0, cr.ret);
 	EXPECT_EQ(gen, p[0].mon.last_crit_gen);

@@ -307,6 +307,11 @@ bool mst_pipe_check(const struct mst_pipe *p, char *why, size_t len);
  * Random chunking of reads and writes when @rng is non-NULL.
  */
 ssize_t mst_pipe_pump(struct mst_pipe *p, uint64_t max, uint64_t *rng);
+/*
+ * Pumps @p to its end, waiting in poll() with no timeout whenever its source
+ * (O_NONBLOCK) has nothing: 0 at EOF, or the -errno a read or write gave.
+ */
+ssize_t mst_pipe_pump_polling(struct mst_pipe *p);
 
 struct mst_v2_opts {
 	bool precopy;		/* go through PRE_COPY */

@@ -151,6 +151,22 @@ ssize_t mst_pipe_pump(struct mst_pipe *p, uint64_t max, uint64_t *rng)
 	return moved;
 }
 
+ssize_t mst_pipe_pump_polling(struct mst_pipe *p)
+{
+	struct pollfd pfd = { .fd = p->src, .events = POLLIN };
+	ssize_t r;
+
+	for (;;) {
+		r = mst_pipe_pump(p, UINT64_MAX, NULL);
+		if (r > 0)
+			continue;
+		if (r != -EAGAIN)
+			return r;
+		if (poll(&pfd, 1, -1) < 0)
+			return -errno;
+	}
+}
+
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
