@@ -102,6 +102,7 @@ struct mst_cfg {
 	u32 engine_bw;		/* MiB/s per engine, 0 = unlimited */
 	u32 chunk_size;
 	u32 read_ahead;
+	u32 integrity;		/* enum mst_integrity */
 };
 
 /**
@@ -301,6 +302,7 @@ enum mst_sess_kind {
  * @maxp: pages per PAGES record (fits an empty chunk).
  * @chunk_size, @read_ahead: queue geometry.
  * @crit_size: bytes of the critical region.
+ * @integrity: enum mst_integrity: who checks PAGES and CRIT payloads.
  * @dead: detached from the device (under mst_dev.state_mutex).
  * @neng, @eng: the save engines.
  * @rx: resuming: the engine's session.
@@ -324,6 +326,7 @@ struct mst_sess {
 	u32 chunk_size;
 	u32 read_ahead;
 	u32 crit_size;
+	u32 integrity;
 	bool dead;
 	u32 neng;
 	struct mst_engine *eng;
@@ -406,8 +409,7 @@ int mst_state_reinit(struct mst_dev *dev);
 void mst_state_bump_crit(struct mst_state *st);
 void mst_state_read_page(struct mst_dev *dev, u64 page, void *dst);
 u64 mst_state_copy_crit(struct mst_dev *dev, void *dst);
-void mst_state_geometry(struct mst_dev *dev, struct mst_geometry *geo,
-			u32 protocol, u32 nstreams);
+void mst_state_geometry(struct mst_sess *sess, struct mst_geometry *geo);
 int mst_wl_start(struct mst_dev *dev);
 void mst_wl_stop(struct mst_dev *dev);
 void mst_wl_set_active(struct mst_dev *dev, bool active);

@@ -241,15 +241,29 @@ static void mst_eng_pace(struct mst_engine *e, u32 bytes)
 				     ns_to_ktime(e->pace_next - now));
 }
 
-/* Writes a record header in front of its payload, which is in place. */
-static void mst_put_rec(void *p, enum mst_rec_tag tag, u32 sub, u64 seq,
-			u64 offset, u64 gen, u32 len)
+/*
+ * Writes a record header in front of its payload, which is in place;
+ * @csum false leaves the payload to the device's own check.
+ */
+static void mst_put_rec_csum(void *p, enum mst_rec_tag tag, u32 sub, u64 seq,
+			     u64 offset, u64 gen, u32 len, bool csum)
 {
 	struct mst_rec_hdr hdr;
 
-	mst_rec_encode(&hdr, tag, sub, seq, offset, gen, p + MST_REC_HDR_SIZE,
-		       len);
+	mst_rec_encode(&hdr, tag, sub, seq, offset, gen,
+		       csum ? p + MST_REC_HDR_SIZE : NULL, len);
 	memcpy(p, &hdr, sizeof(hdr));
+}
+
+static void mst_put_rec(void *p, enum mst_rec_tag tag, u32 sub, u64 seq,
+			u64 offset, u64 gen, u32 len)
+{
+	mst_put_rec_csum(p, tag, sub, seq, offset, gen, len, true);
+}
+
+static bool mst_host_csum(const struct mst_sess *sess)
+{
+	return sess->integrity == MST_INTEGRITY_CRC;
 }
 
 static void mst_put_compat(void *p, struct mst_sess *sess, u32 sub, u64 seq)
@@ -257,7 +271,7 @@ static void mst_put_compat(void *p, struct mst_sess *sess, u32 sub, u64 seq)
 	struct mst_geometry geo;
 	struct mst_compat c;
 
-	mst_state_geometry(sess->dev, &geo, sess->protocol, sess->nsub);
+	mst_state_geometry(sess, &geo);
 	mst_compat_encode(&c, &geo);
 	memcpy(p + MST_REC_HDR_SIZE, &c, sizeof(c));
 	mst_put_rec(p, MST_TAG_COMPAT, sub, seq, 0, 0, sizeof(c));
@@ -268,7 +282,8 @@ static u32 mst_put_crit(void *p, struct mst_sess *sess, u32 sub, u64 seq)
 {
 	u64 gen = mst_state_copy_crit(sess->dev, p + MST_REC_HDR_SIZE);
 
-	mst_put_rec(p, MST_TAG_CRIT, sub, seq, 0, gen, sess->crit_size);
+	mst_put_rec_csum(p, MST_TAG_CRIT, sub, seq, 0, gen, sess->crit_size,
+			 mst_host_csum(sess));
 	return mst_crit_rec_size(sess);
 }
 
@@ -335,8 +350,9 @@ static noinline int mst_eng_emit_pages(struct mst_engine *e, u64 page, u32 n,
 	for (i = 0; i < n; i++)
 		mst_state_read_page(dev, page + i,
 				    p + MST_REC_HDR_SIZE + (size_t)i * MST_PAGE_SIZE);
-	mst_put_rec(p, MST_TAG_PAGES, e->sub, e->seq++,
-		    page << MST_PAGE_SHIFT, gen, len);
+	mst_put_rec_csum(p, MST_TAG_PAGES, e->sub, e->seq++,
+			 page << MST_PAGE_SHIFT, gen, len,
+			 mst_host_csum(e->s->sess));
 	c->len += need;
 	mst_eng_pace(e, need);
 	return 0;

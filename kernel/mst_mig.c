@@ -84,6 +84,7 @@ static struct mst_sess *mst_sess_alloc(struct mst_dev *dev,
 	sess->read_ahead = READ_ONCE(dev->cfg.read_ahead);
 	sess->maxp = mst_fw_maxp(sess->chunk_size);
 	sess->crit_size = dev->st.crit_size;
+	sess->integrity = READ_ONCE(dev->cfg.integrity);
 	for (i = 0; i < nfiles; i++) {
 		struct mst_stream *s = &sess->s[i];
 
@@ -230,7 +231,7 @@ static struct file *mst_resume_open(struct mst_dev *dev)
 		ret = -ENOMEM;
 		goto err_put_sess;
 	}
-	mst_state_geometry(dev, &geo, sess->protocol, sess->nsub);
+	mst_state_geometry(sess, &geo);
 	mst_rx_session_init(&sess->rx, &mst_rx_ops, sess, &geo);
 	for (i = 0; i < nfiles; i++) {
 		ret = mst_rx_parser_init(&sess->s[i].rx, &sess->rx,

@@ -38,7 +38,9 @@ static u32 mst_rec_hdr_csum(const struct mst_rec_hdr *hdr)
  * @seq: position of the record in its stream.
  * @offset: PAGES: byte offset of the first page; 0 otherwise.
  * @gen: PAGES and CRIT: generation; 0 otherwise.
- * @payload: the @len payload bytes (not copied; only checksummed).
+ * @payload: the @len payload bytes (not copied; only checksummed), or NULL
+ *	to leave @csum 0: the device checks that payload itself
+ *	(%MST_INTEGRITY_DEVICE).
  * @len: payload length.
  *
  * Computes the payload and the header checksums. Encoding never fails: the
@@ -57,7 +59,7 @@ void mst_rec_encode(struct mst_rec_hdr *hdr, enum mst_rec_tag tag, u32 stream,
 	hdr->offset = cpu_to_le64(offset);
 	hdr->gen = cpu_to_le64(gen);
 	hdr->seq = cpu_to_le64(seq);
-	hdr->csum = cpu_to_le32(len ? mst_crc32c(payload, len) : 0);
+	hdr->csum = cpu_to_le32(len && payload ? mst_crc32c(payload, len) : 0);
 	hdr->hcsum = cpu_to_le32(mst_rec_hdr_csum(hdr));
 }
 
@@ -89,6 +91,7 @@ void mst_compat_encode(struct mst_compat *c, const struct mst_geometry *geo)
 	c->state_size = cpu_to_le64(geo->state_size);
 	c->crit_size = cpu_to_le32(geo->crit_size);
 	c->backing = cpu_to_le32(geo->backing);
+	c->integrity = cpu_to_le32(geo->integrity);
 }
 
 /* Payload length the tag allows: 0 or -EINVAL. */
@@ -187,8 +190,8 @@ int mst_rec_check_payload(const struct mst_rec_hdr *hdr, const void *payload)
  *
  * Return: 0; -EINVAL when @len is not sizeof(*@c); -EPROTO when the reserved
  * field is set; -EINVAL when a field does not match @geo (type, protocol,
- * page and shard size, state and critical size, backing, nstreams), in that
- * order of checks.
+ * page and shard size, state and critical size, backing, integrity,
+ * nstreams), in that order of checks.
  */
 int mst_compat_check(const struct mst_compat *c, u32 len,
 		     const struct mst_geometry *geo)
@@ -209,7 +212,8 @@ int mst_compat_check(const struct mst_compat *c, u32 len,
 	    le32_to_cpu(c->shard_pages) != MST_SHARD_PAGES ||
 	    le64_to_cpu(c->state_size) != geo->state_size ||
 	    le32_to_cpu(c->crit_size) != geo->crit_size ||
-	    le32_to_cpu(c->backing) != geo->backing)
+	    le32_to_cpu(c->backing) != geo->backing ||
+	    le32_to_cpu(c->integrity) != geo->integrity)
 		return -EINVAL;
 
 	nstreams = le32_to_cpu(c->nstreams);

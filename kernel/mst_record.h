@@ -75,7 +75,8 @@ enum mst_rec_tag {
  *	converge. 0 for COMPAT and END.
  * @seq: position of the record in its stream, from 0 with no gap: detects
  *	lost, repeated and reordered records (-EILSEQ).
- * @csum: crc32c of the payload (seed ~0), 0 when @len is 0.
+ * @csum: crc32c of the payload (seed ~0); 0 when @len is 0, and for PAGES
+ *	and CRIT in a session whose integrity is %MST_INTEGRITY_DEVICE.
  * @hcsum: crc32c of the header with @hcsum zero (seed ~0).
  */
 struct mst_rec_hdr {
@@ -97,6 +98,18 @@ enum mst_backing {
 	MST_BACKING_PATTERN	= 1,	/* content derived from (page, version) */
 };
 
+/*
+ * Who checks that the bulk and critical data arrived intact. Today's sample
+ * checksums every PAGES and CRIT payload on the host's CPUs (the source's
+ * engine computes, the destination's write() checks); a real device's save
+ * and load commands check their data themselves, at no cost to the host,
+ * which %MST_INTEGRITY_DEVICE models by computing and checking nothing.
+ */
+enum mst_integrity {
+	MST_INTEGRITY_CRC	= 0,	/* crc32c of PAGES and CRIT on the host */
+	MST_INTEGRITY_DEVICE	= 1,	/* the device's own; none on the host */
+};
+
 #define MST_COMPAT_TYPE_LEN	16
 
 /**
@@ -109,6 +122,7 @@ enum mst_backing {
  * @state_size: bulk state bytes, a multiple of @page_size.
  * @crit_size: critical region bytes, <= %MST_CRIT_MAX_SIZE.
  * @backing: enum mst_backing.
+ * @integrity: enum mst_integrity.
  * @reserved: 0.
  */
 struct mst_compat {
@@ -120,7 +134,8 @@ struct mst_compat {
 	__le64 state_size;
 	__le32 crit_size;
 	__le32 backing;
-	__le64 reserved;
+	__le32 integrity;
+	__le32 reserved;
 };
 static_assert(sizeof(struct mst_compat) == 56);
 
@@ -133,6 +148,7 @@ static_assert(sizeof(struct mst_compat) == 56);
  * @state_size: bulk state bytes.
  * @crit_size: critical region bytes.
  * @backing: enum mst_backing.
+ * @integrity: enum mst_integrity.
  */
 struct mst_geometry {
 	char type[MST_COMPAT_TYPE_LEN];
@@ -141,6 +157,7 @@ struct mst_geometry {
 	u64 state_size;
 	u32 crit_size;
 	u32 backing;
+	u32 integrity;
 };
 
 /* Shard (0-based dirty stream index) of bulk page @page with @ndirty streams. */
@@ -172,8 +189,8 @@ static inline u32 mst_stream_of_page(u64 page, u32 nstreams)
  * mst_rec_check_payload() returns -EBADMSG on a payload checksum mismatch.
  * mst_compat_check() returns -EINVAL when the COMPAT payload does not match
  * @geo (type, protocol, page and shard size, state and critical size,
- * backing, and nstreams unless @geo->nstreams is 0), or -EPROTO when a
- * reserved field is set.
+ * backing, integrity, and nstreams unless @geo->nstreams is 0), or -EPROTO
+ * when a reserved field is set.
  * Stream-level checks (sequence, shard, range, END) live in mst_rx.c.
  */
 void mst_rec_encode(struct mst_rec_hdr *hdr, enum mst_rec_tag tag, u32 stream,

@@ -233,9 +233,13 @@ static int mst_rx_apply(struct mst_rx_parser *p, bool nowait)
 	u64 gen = le64_to_cpu(h->gen);
 	int ret;
 
-	ret = mst_rec_check_payload(h, p->payload);
-	if (ret)
-		return ret;
+	/* COMPAT always: it is what says who checks the other payloads */
+	if (le16_to_cpu(h->tag) == MST_TAG_COMPAT ||
+	    s->geo.integrity == MST_INTEGRITY_CRC) {
+		ret = mst_rec_check_payload(h, p->payload);
+		if (ret)
+			return ret;
+	}
 
 	switch (le16_to_cpu(h->tag)) {
 	case MST_TAG_COMPAT: {

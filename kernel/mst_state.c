@@ -43,6 +43,7 @@ void mst_cfg_defaults(struct mst_cfg *cfg)
 	cfg->engine_bw = 0;
 	cfg->chunk_size = MST_DEF_CHUNK_SIZE;
 	cfg->read_ahead = MST_DEF_READ_AHEAD;
+	cfg->integrity = MST_INTEGRITY_CRC;
 }
 
 static u64 mst_mix64(u64 x)
@@ -372,16 +373,19 @@ int mst_state_reinit(struct mst_dev *dev)
 	return ret;
 }
 
-void mst_state_geometry(struct mst_dev *dev, struct mst_geometry *geo,
-			u32 protocol, u32 nstreams)
+/* What the session's COMPAT records say, or what they must say. */
+void mst_state_geometry(struct mst_sess *sess, struct mst_geometry *geo)
 {
+	struct mst_dev *dev = sess->dev;
+
 	memset(geo, 0, sizeof(*geo));
 	strscpy_pad(geo->type, MST_NAME, sizeof(geo->type));
-	geo->protocol = protocol;
-	geo->nstreams = nstreams;
+	geo->protocol = sess->protocol;
+	geo->nstreams = sess->nsub;
 	geo->state_size = dev->st.size;
 	geo->crit_size = dev->st.crit_size;
 	geo->backing = dev->st.backing;
+	geo->integrity = sess->integrity;
 }
 
 /* ---- destination: apply callbacks of the resume parser ---- */

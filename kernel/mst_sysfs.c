@@ -74,7 +74,7 @@ static ssize_t mst_store_geometry(struct mst_dev *mdev, u64 *field64,
 }
 
 /**
- * enum mst_knob_kind - what a store to a numeric knob does besides the store
+ * enum mst_knob_kind - what a store to a knob does besides the store
  * @MST_KNOB_GEOMETRY: the state is sized from it: refused (-EBUSY) while the
  *	device is opened, and the current state is dropped.
  * @MST_KNOB_WORKLOAD: the workload reads it between batches: kick it so that
@@ -89,7 +89,7 @@ enum mst_knob_kind {
 };
 
 /**
- * struct mst_knob - a numeric field of struct mst_cfg exposed in sysfs
+ * struct mst_knob - a field of struct mst_cfg exposed in sysfs
  * @attr: the attribute; mst_knob_show() and mst_knob_store() get back to the
  *	descriptor from it with container_of().
  * @offset: offsetof() the field in struct mst_cfg.
@@ -99,8 +99,12 @@ enum mst_knob_kind {
  * @max: largest accepted value.
  * @align: the value must be a multiple of it; 0 for any value.
  * @kind: enum mst_knob_kind.
+ * @names: an enum knob (a u32) is read and written as these names, value i
+ *	as @names[i]; NULL for a number.
+ * @nnames: how many @names.
  *
- * A value that parses but is out of [@min, @max] or not aligned is -EINVAL.
+ * A value that parses but is out of [@min, @max] or not aligned is -EINVAL,
+ * and so is a name not in @names.
  */
 struct mst_knob {
 	struct device_attribute attr;
@@ -110,6 +114,8 @@ struct mst_knob {
 	u64 max;
 	u64 align;
 	enum mst_knob_kind kind;
+	const char * const *names;
+	size_t nnames;
 };
 
 static const struct mst_knob *mst_attr_knob(struct device_attribute *attr)
@@ -130,6 +136,9 @@ static ssize_t mst_knob_show(struct device *dev, struct device_attribute *attr,
 
 	if (k->wide)
 		return sysfs_emit(buf, "%llu\n", READ_ONCE(*(u64 *)field));
+	if (k->names)
+		return sysfs_emit(buf, "%s\n",
+				  k->names[READ_ONCE(*(u32 *)field)]);
 	return sysfs_emit(buf, "%u\n", READ_ONCE(*(u32 *)field));
 }
 
@@ -142,7 +151,13 @@ static ssize_t mst_knob_store(struct device *dev, struct device_attribute *attr,
 	u64 v;
 	int ret;
 
-	if (k->wide) {
+	if (k->names) {
+		ret = __sysfs_match_string(k->names, k->nnames, buf);
+		if (ret < 0)
+			return ret;
+		v = ret;
+		ret = 0;
+	} else if (k->wide) {
 		ret = mst_parse_u64(buf, &v);
 	} else {
 		u32 v32;
@@ -181,6 +196,18 @@ static struct mst_knob mst_knob_##_name = {				\
 	.kind	= (_kind),						\
 }
 
+/* A u32 field of enum values, read and written as the names in @_names. */
+#define MST_ENUM_KNOB(_name, _names, _kind)				\
+static_assert(sizeof_field(struct mst_cfg, _name) == sizeof(u32));	\
+static struct mst_knob mst_knob_##_name = {				\
+	.attr	= __ATTR(_name, 0644, mst_knob_show, mst_knob_store),	\
+	.offset	= offsetof(struct mst_cfg, _name),			\
+	.max	= U32_MAX,						\
+	.kind	= (_kind),						\
+	.names	= (_names),						\
+	.nnames	= ARRAY_SIZE(_names),					\
+}
+
 MST_KNOB(state_size, MST_MIN_STATE_SIZE, MST_MAX_STATE_SIZE, MST_STATE_ALIGN,
 	 MST_KNOB_GEOMETRY);
 MST_KNOB(crit_size, 1, MST_CRIT_MAX_SIZE, 0, MST_KNOB_GEOMETRY);
@@ -198,52 +225,14 @@ static const char * const mst_backing_names[] = {
 	[MST_BACKING_PATTERN] = "pattern",
 };
 
-static ssize_t backing_show(struct device *dev, struct device_attribute *attr,
-			    char *buf)
-{
-	u32 b = READ_ONCE(mst_attr_dev(dev)->cfg.backing);
-
-	return sysfs_emit(buf, "%s\n", mst_backing_names[b]);
-}
-
-static ssize_t backing_store(struct device *dev, struct device_attribute *attr,
-			     const char *buf, size_t count)
-{
-	struct mst_dev *mdev = mst_attr_dev(dev);
-	int i = sysfs_match_string(mst_backing_names, buf);
-
-	if (i < 0)
-		return i;
-	return mst_store_geometry(mdev, NULL, &mdev->cfg.backing, i, count);
-}
-static DEVICE_ATTR_RW(backing);
+MST_ENUM_KNOB(backing, mst_backing_names, MST_KNOB_GEOMETRY);
 
 static const char * const mst_dirty_pattern_names[] = {
 	[MST_DIRTY_UNIFORM] = "uniform",
 	[MST_DIRTY_HOT] = "hot",
 };
 
-static ssize_t dirty_pattern_show(struct device *dev,
-				  struct device_attribute *attr, char *buf)
-{
-	u32 p = READ_ONCE(mst_attr_dev(dev)->cfg.dirty_pattern);
-
-	return sysfs_emit(buf, "%s\n", mst_dirty_pattern_names[p]);
-}
-
-static ssize_t dirty_pattern_store(struct device *dev,
-				   struct device_attribute *attr,
-				   const char *buf, size_t count)
-{
-	int i = sysfs_match_string(mst_dirty_pattern_names, buf);
-
-	if (i < 0)
-		return i;
-	WRITE_ONCE(mst_attr_dev(dev)->cfg.dirty_pattern, i);
-	mst_wl_kick(mst_attr_dev(dev));
-	return count;
-}
-static DEVICE_ATTR_RW(dirty_pattern);
+MST_ENUM_KNOB(dirty_pattern, mst_dirty_pattern_names, MST_KNOB_WORKLOAD);
 
 /*
  * A reconfiguration comes from a running guest, or from the device's own
@@ -287,25 +276,14 @@ static const char * const mst_v2_mode_names[] = {
 	[MST_V2_MUXHEAD] = "muxhead",
 };
 
-static ssize_t v2_mode_show(struct device *dev, struct device_attribute *attr,
-			    char *buf)
-{
-	u32 m = READ_ONCE(mst_attr_dev(dev)->cfg.v2_mode);
+MST_ENUM_KNOB(v2_mode, mst_v2_mode_names, MST_KNOB_PLAIN);
 
-	return sysfs_emit(buf, "%s\n", mst_v2_mode_names[m]);
-}
+static const char * const mst_integrity_names[] = {
+	[MST_INTEGRITY_CRC] = "crc",
+	[MST_INTEGRITY_DEVICE] = "device",
+};
 
-static ssize_t v2_mode_store(struct device *dev, struct device_attribute *attr,
-			     const char *buf, size_t count)
-{
-	int i = sysfs_match_string(mst_v2_mode_names, buf);
-
-	if (i < 0)
-		return i;
-	WRITE_ONCE(mst_attr_dev(dev)->cfg.v2_mode, i);
-	return count;
-}
-static DEVICE_ATTR_RW(v2_mode);
+MST_ENUM_KNOB(integrity, mst_integrity_names, MST_KNOB_PLAIN);
 
 /*
  * Hashes the whole state (up to 64 GiB): root only. state_mutex is held
@@ -414,14 +392,15 @@ static DEVICE_ATTR_RO(crit_gen);
 
 static struct attribute *mst_dev_attrs[] = {
 	&mst_knob_state_size.attr.attr,
-	&dev_attr_backing.attr,
+	&mst_knob_backing.attr.attr,
 	&mst_knob_crit_size.attr.attr,
 	&mst_knob_dirty_rate.attr.attr,
-	&dev_attr_dirty_pattern.attr,
+	&mst_knob_dirty_pattern.attr.attr,
 	&mst_knob_reinit_period_ms.attr.attr,
 	&dev_attr_reinit.attr,
 	&mst_knob_engines.attr.attr,
-	&dev_attr_v2_mode.attr,
+	&mst_knob_v2_mode.attr.attr,
+	&mst_knob_integrity.attr.attr,
 	&mst_knob_engine_bw.attr.attr,
 	&mst_knob_chunk_size.attr.attr,
 	&mst_knob_read_ahead.attr.attr,

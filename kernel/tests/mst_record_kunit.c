@@ -299,6 +299,23 @@ static void mst_record_payload_csum(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mst_rec_check_payload(&hdr, payload), c->err);
 }
 
+/*
+ * Without a payload to checksum (the device checks its own data) the header
+ * is whole and @csum is 0, which only the host check would refuse.
+ */
+static void mst_record_encode_device_integrity(struct kunit *test)
+{
+	u8 *payload = kunit_kzalloc(test, MST_PAGE_SIZE, GFP_KERNEL);
+	struct mst_rec_hdr hdr;
+
+	KUNIT_ASSERT_NOT_NULL(test, payload);
+	memset(payload, 0x5a, MST_PAGE_SIZE);
+	mst_rec_encode(&hdr, MST_TAG_PAGES, 1, 7, 0, 2, NULL, MST_PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mst_rec_check_hdr(&hdr), 0);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(hdr.csum), 0U);
+	KUNIT_EXPECT_EQ(test, mst_rec_check_payload(&hdr, payload), -EBADMSG);
+}
+
 /* COMPAT: a geometry, encoded, checked against a destination's. */
 static const struct mst_geometry mst_test_geo = {
 	.type = "mstream",
@@ -311,7 +328,7 @@ static const struct mst_geometry mst_test_geo = {
 
 enum mst_compat_field {
 	C_NONE, C_TYPE, C_PROTOCOL, C_NSTREAMS, C_PAGE_SIZE, C_SHARD_PAGES,
-	C_STATE_SIZE, C_CRIT_SIZE, C_BACKING, C_RESERVED, C_LEN,
+	C_STATE_SIZE, C_CRIT_SIZE, C_BACKING, C_INTEGRITY, C_RESERVED, C_LEN,
 	C_DST_NSTREAMS,	/* the destination's nstreams */
 	C_LEARN_NSTREAMS,	/* nstreams, checked by a destination that learns it */
 };
@@ -334,6 +351,7 @@ static const struct mst_compat_case mst_compat_cases[] = {
 	{ "state_size", C_STATE_SIZE, (64ULL << 20) + 4096, -EINVAL },
 	{ "crit_size", C_CRIT_SIZE, 8191, -EINVAL },
 	{ "backing", C_BACKING, MST_BACKING_PATTERN, -EINVAL },
+	{ "integrity", C_INTEGRITY, MST_INTEGRITY_DEVICE, -EINVAL },
 	{ "reserved", C_RESERVED, 1, -EPROTO },
 	{ "len_short", C_LEN, sizeof(struct mst_compat) - 8, -EINVAL },
 	{ "len_long", C_LEN, sizeof(struct mst_compat) + 1, -EINVAL },
@@ -393,8 +411,11 @@ static void mst_record_compat(struct kunit *test)
 	case C_BACKING:
 		cp.backing = cpu_to_le32(c->val);
 		break;
+	case C_INTEGRITY:
+		cp.integrity = cpu_to_le32(c->val);
+		break;
 	case C_RESERVED:
-		cp.reserved = cpu_to_le64(c->val);
+		cp.reserved = cpu_to_le32(c->val);
 		break;
 	case C_LEN:
 		len = c->val;
@@ -470,6 +491,7 @@ static struct kunit_case mst_record_cases[] = {
 	KUNIT_CASE_PARAM(mst_record_valid, mst_rec_valid_gen_params),
 	KUNIT_CASE_PARAM(mst_record_bad_hdr, mst_hdr_bad_gen_params),
 	KUNIT_CASE_PARAM(mst_record_payload_csum, mst_payload_gen_params),
+	KUNIT_CASE(mst_record_encode_device_integrity),
 	KUNIT_CASE_PARAM(mst_record_compat, mst_compat_gen_params),
 	KUNIT_CASE(mst_record_compat_type_padding),
 	KUNIT_CASE_PARAM(mst_record_stream_of_page, mst_shard_gen_params),

@@ -251,7 +251,11 @@ static size_t t_put_rec(struct t_src *s, u32 bi, u32 stream,
 	KUNIT_ASSERT_NOT_NULL(s->test, b->data);
 	KUNIT_ASSERT_LE(s->test, b->len + sizeof(h) + len, b->cap);
 	KUNIT_ASSERT_LT(s->test, b->nrec, T_MAX_RECS);
-	mst_rec_encode(&h, tag, stream, seq, offset, gen, payload, len);
+	/* as the driver's source: no payload checksum the device makes itself */
+	mst_rec_encode(&h, tag, stream, seq, offset, gen,
+		       tag == MST_TAG_COMPAT ||
+		       s->geo.integrity == MST_INTEGRITY_CRC ? payload : NULL,
+		       len);
 	memcpy(b->data + b->len, &h, sizeof(h));
 	memcpy(b->data + b->len + sizeof(h), payload, len);
 	b->len += sizeof(h) + len;
@@ -491,6 +495,7 @@ struct t_session_case {
 	bool learn;		/* v2 destination: nstreams from COMPAT */
 	bool one_fd;
 	u64 state_pages;
+	u32 integrity;
 };
 
 static const struct t_session_case t_session_cases[] = {
@@ -503,6 +508,11 @@ static const struct t_session_case t_session_cases[] = {
 	{ "v3_8_dirty", 3, 9, false, false, 9 * MST_SHARD_PAGES + 1 },
 	{ "v3_16_dirty", 3, 17, false, false, 16 * MST_SHARD_PAGES },
 	{ "v3_fewer_shards", 3, 9, false, false, 3 * MST_SHARD_PAGES + 3 },
+	/* PAGES and CRIT carry no checksum: the destination must not check */
+	{ "v2_device_integrity", 2, 3, true, true, 3 * MST_SHARD_PAGES + 8,
+	  MST_INTEGRITY_DEVICE },
+	{ "v3_device_integrity", 3, 5, false, false, 5 * MST_SHARD_PAGES + 100,
+	  MST_INTEGRITY_DEVICE },
 };
 
 static void t_session_desc(const struct t_session_case *c, char *desc)
@@ -519,6 +529,7 @@ static void t_session_geo(const struct t_session_case *c,
 	src->protocol = c->protocol;
 	src->nstreams = c->nstreams;
 	src->state_size = c->state_pages * MST_PAGE_SIZE;
+	src->integrity = c->integrity;
 	*dst = *src;
 	if (c->learn)
 		dst->nstreams = 0;
@@ -1221,9 +1232,19 @@ static void b_compat_reserved(struct t_src *s)
 	struct mst_compat c;
 
 	mst_compat_encode(&c, &s->geo);
-	c.reserved = cpu_to_le64(1);
+	c.reserved = cpu_to_le32(1);
 	t_mark_bad(s, 1);
 	t_emit(s, 1, MST_TAG_COMPAT, 0, 0, &c, sizeof(c));
+	t_tail(s, 1);
+}
+
+/* The source leaves the payloads to the device; the destination does not. */
+static void b_compat_integrity(struct t_src *s)
+{
+	s->geo.integrity = MST_INTEGRITY_DEVICE;
+	t_mark_bad(s, 1);
+	t_compat(s, 1);
+	s->geo.integrity = MST_INTEGRITY_CRC;
 	t_tail(s, 1);
 }
 
@@ -1289,6 +1310,7 @@ static const struct t_bad_case t_bad_cases[] = {
 	{ "compat_nstreams_mismatch", b_compat_nstreams, -EINVAL },
 	{ "compat_type_mismatch", b_compat_type, -EINVAL },
 	{ "compat_reserved", b_compat_reserved, -EPROTO },
+	{ "compat_integrity_mismatch", b_compat_integrity, -EINVAL },
 	{ "compat_learned_mismatch", b_compat_learn_mismatch, -EINVAL, 2, 3,
 	  true, true },
 	{ "compat_learned_too_few", b_compat_learn_beyond, -EINVAL, 2, 3, true,

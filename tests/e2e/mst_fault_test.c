@@ -79,6 +79,20 @@ static int debugfs_write(const char *rel, const char *val)
 	return file_write_str(path, val);
 }
 
+/* Writes each { file, value } pair in order; stops at the first failure. */
+static int debugfs_write_all(const char *const knobs[][2], size_t n)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = debugfs_write(knobs[i][0], knobs[i][1]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * Sleeping and order-0 allocations fail too: they are what the driver makes.
  * Highmem pages do not: those are the pages of the test's own page faults
@@ -97,15 +111,8 @@ static int fault_configure(void)
 		{ "fail_page_alloc/min-order", "0" },
 		{ "fail_page_alloc/verbose", "0" },
 	};
-	size_t i;
-	int ret;
 
-	for (i = 0; i < MST_ARRAY_SIZE(knobs); i++) {
-		ret = debugfs_write(knobs[i][0], knobs[i][1]);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return debugfs_write_all(knobs, MST_ARRAY_SIZE(knobs));
 }
 
 /* One migration attempt, with a fault armed around one stage. */
@@ -414,15 +421,8 @@ static int engine_fail_arm(void)
 		{ "fail_function/verbose", "0" },
 		{ "fail_function/times", "1" },
 	};
-	size_t i;
-	int ret;
 
-	for (i = 0; i < MST_ARRAY_SIZE(knobs); i++) {
-		ret = debugfs_write(knobs[i][0], knobs[i][1]);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return debugfs_write_all(knobs, MST_ARRAY_SIZE(knobs));
 }
 
 /* Whether the armed failure happened (fail_function's times reached 0). */

@@ -951,6 +951,98 @@ TEST_F_TIMEOUT(v3_mig, migrate, 1800)
 	ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
 }
 
+/* ------------------------------------------------------- integrity */
+
+/*
+ * integrity=device models a device whose save and load commands check their
+ * data themselves: the source puts no checksum on PAGES and CRIT payloads
+ * (the monitor checks that those fields are 0) and the destination checks
+ * none. A destination that checks refuses such a source at its COMPAT, and
+ * the source goes back to RUNNING intact.
+ */
+FIXTURE(integrity)
+{
+	struct mst_dev src;
+	struct mst_dev dst;
+};
+
+FIXTURE_VARIANT(integrity)
+{
+	uint32_t ndirty;	/* 0: v2 */
+};
+
+FIXTURE_VARIANT_ADD(integrity, v2) { .ndirty = 0 };
+FIXTURE_VARIANT_ADD(integrity, v3_n4) { .ndirty = 4 };
+
+FIXTURE_SETUP(integrity)
+{
+	struct mst_cfg cfg = MST_CFG_QUIET;
+
+	MST_REQUIRE_DEVICE();
+	cfg.state_size = 16 * MST_MIB;
+	cfg.backing = "memory";
+	cfg.integrity = "device";
+	ASSERT_EQ(0, mst_pair_create_open(&self->src, &self->dst, &cfg));
+	ASSERT_EQ(0, mst_perturb(self->src.uuid, 200, 0));
+}
+
+FIXTURE_TEARDOWN(integrity)
+{
+	mst_pair_destroy(&self->src, &self->dst);
+}
+
+/* A migration with the monitor on; @err receives its message. */
+static int integrity_migrate(FIXTURE_DATA(integrity) *self, uint32_t ndirty,
+			     char *err, size_t len)
+{
+	int ret;
+
+	if (!ndirty) {
+		struct mst_v2_opts o = { .precopy = true, .precopy_rounds = 3,
+					 .monitor = true };
+		struct mst_v2_result r;
+
+		ret = mst_migrate_v2(&self->src, &self->dst, &o, &r);
+		snprintf(err, len, "%s", r.err);
+	} else {
+		struct mst_v3_opts o = { .ndirty = ndirty,
+					 .sched = MST_SCHED_THREADS,
+					 .precopy = true, .monitor = true };
+		struct mst_v3_result r;
+
+		ret = mst_migrate_v3(&self->src, &self->dst, &o, &r);
+		snprintf(err, len, "%s", r.err);
+	}
+	return ret;
+}
+
+TEST_F_TIMEOUT(integrity, device_checks_its_own_data, 300)
+{
+	char err[256];
+
+	EXPECT_EQ(-EINVAL, mst_knob_write(self->src.uuid, "integrity", "sha1"));
+	ASSERT_EQ(0, integrity_migrate(self, variant->ndirty, err, sizeof(err)))
+		TH_LOG("%s", err);
+	EXPECT_EQ(1, mst_same_state(&self->src, &self->dst));
+}
+
+TEST_F_TIMEOUT(integrity, checking_destination_refuses_it, 300)
+{
+	uint64_t sum0 = 0, sum1 = 1;
+	char err[256];
+	int ret;
+
+	ASSERT_EQ(0, mst_knob_write(self->dst.uuid, "integrity", "crc"));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum0));
+	ret = integrity_migrate(self, variant->ndirty, err, sizeof(err));
+	TH_LOG("%d: %s", ret, err);
+	EXPECT_EQ(-EINVAL, ret);
+	ASSERT_EQ(0, mst_set_state(self->src.fd, VFIO_DEVICE_STATE_RUNNING, NULL));
+	ASSERT_EQ(0, mst_checksum(self->src.uuid, &sum1));
+	EXPECT_EQ(sum0, sum1);
+	EXPECT_EQ(0, mst_reset(self->dst.fd));
+}
+
 /* ---------------------------------------------------------- REINIT */
 
 FIXTURE(v3_reinit)

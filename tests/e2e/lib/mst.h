@@ -154,7 +154,8 @@ struct mst_compat {
 	uint64_t state_size;
 	uint32_t crit_size;
 	uint32_t backing;
-	uint64_t reserved;
+	uint32_t integrity;	/* 0: crc32c on the host; 1: the device's own */
+	uint32_t reserved;
 };
 
 void mst_hdr_pack(uint8_t out[MST_REC_HDR_SIZE], const struct mst_hdr *h);
@@ -246,6 +247,7 @@ bool mst_mon_complete(const struct mst_mon *m, char *why, size_t len);
 struct mst_cfg {
 	uint64_t state_size;		/* 0: leave the default */
 	const char *backing;		/* NULL: default */
+	const char *integrity;		/* NULL: default */
 	uint64_t crit_size;		/* 0: default */
 	int64_t dirty_rate;		/* -1: default */
 	const char *dirty_pattern;

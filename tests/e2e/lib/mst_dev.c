@@ -558,6 +558,7 @@ int mst_cfg_apply(const char *uuid, const struct mst_cfg *c)
 
 	err = err ?: (c->state_size ? cfg_num(uuid, "state_size", c->state_size) : 0);
 	err = err ?: cfg_str(uuid, "backing", c->backing);
+	err = err ?: cfg_str(uuid, "integrity", c->integrity);
 	err = err ?: (c->crit_size ? cfg_num(uuid, "crit_size", c->crit_size) : 0);
 	err = err ?: cfg_num(uuid, "dirty_rate", c->dirty_rate);
 	err = err ?: cfg_str(uuid, "dirty_pattern", c->dirty_pattern);

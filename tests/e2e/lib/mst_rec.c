@@ -98,7 +98,7 @@ uint32_t mst_payload_csum(const void *p, size_t len)
 /* Offsets in the 56-byte COMPAT payload. */
 enum { C_TYPE = 0, C_PROTOCOL = 16, C_NSTREAMS = 20, C_PAGE_SIZE = 24,
        C_SHARD_PAGES = 28, C_STATE_SIZE = 32, C_CRIT_SIZE = 40,
-       C_BACKING = 44, C_RESERVED = 48 };
+       C_BACKING = 44, C_INTEGRITY = 48, C_RESERVED = 52 };
 
 void mst_compat_pack(uint8_t out[MST_COMPAT_SIZE], const struct mst_compat *c)
 {
@@ -111,7 +111,8 @@ void mst_compat_pack(uint8_t out[MST_COMPAT_SIZE], const struct mst_compat *c)
 	put64(out + C_STATE_SIZE, c->state_size);
 	put32(out + C_CRIT_SIZE, c->crit_size);
 	put32(out + C_BACKING, c->backing);
-	put64(out + C_RESERVED, c->reserved);
+	put32(out + C_INTEGRITY, c->integrity);
+	put32(out + C_RESERVED, c->reserved);
 }
 
 void mst_compat_unpack(struct mst_compat *c, const uint8_t in[MST_COMPAT_SIZE])
@@ -124,7 +125,8 @@ void mst_compat_unpack(struct mst_compat *c, const uint8_t in[MST_COMPAT_SIZE])
 	c->state_size = get64(in + C_STATE_SIZE);
 	c->crit_size = get32(in + C_CRIT_SIZE);
 	c->backing = get32(in + C_BACKING);
-	c->reserved = get64(in + C_RESERVED);
+	c->integrity = get32(in + C_INTEGRITY);
+	c->reserved = get32(in + C_RESERVED);
 }
 
 void mst_buf_free(struct mst_buf *b)
@@ -287,9 +289,15 @@ static bool mon_end_record(struct mst_mon *m)
 	struct mst_hdr *h = &m->hdr;
 	struct mst_mon_sub *s = &m->sub[h->stream];
 
-	if (h->len && m->pcrc != h->csum)
+	/* the session's first COMPAT says who checksums the other payloads */
+	if (h->tag != MST_TAG_COMPAT && m->have_geo && m->geo.integrity) {
+		if (h->csum)
+			return mon_fail(m, "payload checksum %#x where the device checks its data",
+					h->csum);
+	} else if (h->len && m->pcrc != h->csum) {
 		return mon_fail(m, "payload checksum %#x, computed %#x", h->csum,
 				m->pcrc);
+	}
 	if (!h->len && h->csum)
 		return mon_fail(m, "csum %#x with len 0", h->csum);
 	switch (h->tag) {
@@ -304,9 +312,9 @@ static bool mon_end_record(struct mst_mon *m)
 		    h->stream >= c.nstreams)
 			return mon_fail(m, "COMPAT nstreams %u on stream %u",
 					c.nstreams, h->stream);
-		if (c.reserved)
-			return mon_fail(m, "COMPAT reserved %#llx",
-					(unsigned long long)c.reserved);
+		if (c.reserved || c.integrity > 1)
+			return mon_fail(m, "COMPAT integrity %u reserved %#x",
+					c.integrity, c.reserved);
 		if (!m->have_geo) {
 			m->geo = c;
 			m->have_geo = true;
