@@ -12,18 +12,21 @@
 #   qemu10-v2            QEMU 10.0.2, data_fd on the main channel
 #   qemu10-v2-multifd    QEMU 10.0.2, multifd device state transfer
 #   qemu10-mux4-multifd  QEMU 10.0.2, multifd, the device in v2 mux mode (4 engines
-#                        on one FD, critical data at the head)
+#                        on one FD; new critical data ahead of what the engines have
+#                        not published yet)
 #   qemu-v3-N            the patched QEMU, x-migration-streams=N, N = 1, 2, 4, 8
 # Cases: device-bound (engine_bw BENCH_QV3_BW MiB/s per engine) and unlimited; QEMU
 # switches over as soon as it may (no switchover-ack, 100 s downtime limit), as in
 # bench/run.sh's scenario sq.  REINIT case: switchover-ack on, a REINIT 2 s into a
 # held precopy; the figure is the time from the REINIT to the switchover ACK of the
 # new generation (QEMU trace events), for qemu-v3-4 and for the patched QEMU's v2
-# with the PRECOPY_INFOv2 opt-in on the single and the mux-4 device (QEMU 10 itself
-# has neither a re-arm nor PRECOPY_INFOv2).
+# with the PRECOPY_INFOv2 opt-in on the single, the mux-4 and the mux-head-4 device
+# (new critical data ahead of every chunk no read has started on: the strongest
+# single FD); QEMU 10 itself has neither a re-arm nor PRECOPY_INFOv2.
 #
-# Environment: BENCH_QV3_REPS (5), BENCH_QV3_SIZE (128M), BENCH_QV3_BW (32),
-# BENCH_QV3_VARIANTS, BENCH_QV3_REINIT_REPS (5).
+# Environment: BENCH_QV3_REPS (5; 0 runs the REINIT case only), BENCH_QV3_SIZE (128M),
+# BENCH_QV3_BW (32), BENCH_QV3_VARIANTS, BENCH_QV3_REINIT_REPS (5),
+# BENCH_QV3_REINIT_VARIANTS.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +36,7 @@ size=${BENCH_QV3_SIZE:-128M}
 bw=${BENCH_QV3_BW:-32}
 variants=${BENCH_QV3_VARIANTS:-qemu10-v2 qemu10-v2-multifd qemu10-mux4-multifd qemu-v3-1 qemu-v3-2 qemu-v3-4 qemu-v3-8}
 reinit_reps=${BENCH_QV3_REINIT_REPS:-5}
+reinit_variants=${BENCH_QV3_REINIT_VARIANTS:-reinit-qemu-v3-4 reinit-qemu-v2-piv2 reinit-qemu-mux4-piv2 reinit-qemu-muxhead4-piv2}
 mig=$top/tests/e2e/qemu/migrate.py
 mkdir -p "$out"
 jsonl=$out/runs.jsonl
@@ -70,11 +74,14 @@ done
 trace=(--trace migration_rearm_switchover_ack --trace source_return_path_thread_switchover_acked
        --trace vfio_migration_set_device_state)
 for ((r = 1; r <= reinit_reps; r++)); do
-	for v in reinit-qemu-v3-4 reinit-qemu-v2-piv2 reinit-qemu-mux4-piv2; do
+	for v in $reinit_variants; do
 		case $v in
 		reinit-qemu-v3-4) args=(--v3 4 --multifd 4) ;;
 		reinit-qemu-v2-piv2) args=(--v3 0 --precopy-info-v2 --engines 1 --knob v2_mode=single) ;;
 		reinit-qemu-mux4-piv2) args=(--v3 0 --precopy-info-v2 --engines 4 --knob v2_mode=mux) ;;
+		reinit-qemu-muxhead4-piv2)
+			args=(--v3 0 --precopy-info-v2 --engines 4 --knob v2_mode=muxhead) ;;
+		*) echo "qemu-v3.sh: unknown REINIT variant $v" >&2; exit 2 ;;
 		esac
 		python3 "$mig" "${args[@]}" --state-size "$(to_bytes "$size")" --dirty-rate 20000 \
 			--engine-bw "$bw" --precopy 5 --reinit-at 2 "${trace[@]}" 2>/dev/null | tail -n 1 |

@@ -17,6 +17,9 @@ from stats import NOTE, Comparison, median  # noqa: E402
 
 ORDER = ["qemu10-v2", "qemu10-v2-multifd", "qemu10-mux4-multifd",
          "qemu-v3-1", "qemu-v3-2", "qemu-v3-4", "qemu-v3-8"]
+REINIT_V3 = "reinit-qemu-v3-4"
+# the single-FD devices, the strongest (mux-head) last
+REINIT_V2 = ["reinit-qemu-v2-piv2", "reinit-qemu-mux4-piv2", "reinit-qemu-muxhead4-piv2"]
 
 
 def good(r):
@@ -78,8 +81,10 @@ def main():
       "switchover ACK of the new generation (switchover allowed again), patched QEMU:")
     o("")
     rms = {}
-    for v in ("reinit-qemu-v3-4", "reinit-qemu-v2-piv2", "reinit-qemu-mux4-piv2"):
+    for v in [REINIT_V3] + REINIT_V2:
         rs = [r for r in recs if r.get("variant") == v]
+        if not rs:
+            continue
         ms = [reinit_ms(r) for r in rs if good(r)]
         ms = [m for m in ms if m is not None]
         rms[v] = ms
@@ -87,10 +92,9 @@ def main():
             v, "median %.0f ms (%.0f-%.0f)" % (median(ms), min(ms), max(ms)) if ms else "-",
             len(ms), len(rs)))
     o("")
-    for b in ("reinit-qemu-v2-piv2", "reinit-qemu-mux4-piv2"):
-        if rms["reinit-qemu-v3-4"] and rms[b]:
-            o("- `reinit-qemu-v3-4` / `%s` = %s" % (
-                b, Comparison(rms["reinit-qemu-v3-4"], rms[b])))
+    for b in REINIT_V2:
+        if rms.get(REINIT_V3) and rms.get(b):
+            o("- `%s` / `%s` = %s" % (REINIT_V3, b, Comparison(rms[REINIT_V3], rms[b])))
     o("")
     o("v2 rows use the series' patch 7 (x-migration-precopy-info-v2): QEMU 10.0.2 "
       "itself has neither PRECOPY_INFOv2 nor a re-armable switchover-ack.")
