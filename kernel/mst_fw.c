@@ -168,12 +168,15 @@ static u64 mst_eng_snapshot_locked(struct mst_engine *e, bool all)
  * Publishes a chunk and advances the stream position, in one step; the
  * bytes leave the job of @e (if any) at the same time.
  */
-static void mst_stream_publish(struct mst_stream *s, struct mst_chunk *c,
-			       bool extra, struct mst_engine *e)
+static void mst_stream_publish_locked(struct mst_stream *s,
+				      struct mst_chunk *c, bool extra,
+				      struct mst_engine *e)
 {
+	/* once published, the chunk may be read and freed at any time */
 	u32 len = c->len;
 
-	mutex_lock(&s->lock);
+	lockdep_assert_held(&s->lock);
+
 	if (extra)
 		mst_queue_publish_extra(&s->q, c);
 	else
@@ -181,6 +184,13 @@ static void mst_stream_publish(struct mst_stream *s, struct mst_chunk *c,
 	s->published += len;
 	if (e)
 		e->job_left -= min_t(u64, e->job_left, len);
+}
+
+static void mst_stream_publish(struct mst_stream *s, struct mst_chunk *c,
+			       bool extra, struct mst_engine *e)
+{
+	mutex_lock(&s->lock);
+	mst_stream_publish_locked(s, c, extra, e);
 	mutex_unlock(&s->lock);
 }
 
@@ -406,8 +416,9 @@ static int mst_eng_emit_crit(struct mst_engine *e)
 		if (!c)
 			return -ENOMEM;
 		c->len = mst_put_crit(c->buf, sess, e->sub, e->seq);
-		mst_stream_publish(e->s, c, true, e);
+		/* a REINIT sees the record and its seq together, or neither */
 		mutex_lock(&e->s->lock);
+		mst_stream_publish_locked(e->s, c, true, e);
 		e->s->crit_extra_last = true;
 		e->s->crit_extra_seq = e->seq++;
 		mutex_unlock(&e->s->lock);
