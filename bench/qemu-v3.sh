@@ -45,9 +45,17 @@ jsonl=$out/runs.jsonl
 to_bytes() { numfmt --from=iec "$1"; }
 log() { echo "qemu-v3 bench: $*" >&2; }
 
+# Where the downtime goes: when the source device stops, when each save thread (QEMU
+# 10's one per device, or one per v3 stream) starts and ends with its bytes, and when
+# each load thread ends.
+timing=(--trace vfio_migration_set_device_state --trace 'vfio_save_complete_precopy_thread_*'
+	--trace 'vfio_mstream_save_thread_*' --trace 'vfio_mstream_load_thread_*'
+	--trace 'vfio_load_bufs_thread_*')
+
 run() {	# run VARIANT REP BW
 	local var=$1 rep=$2 b=$3 args=(--state-size "$(to_bytes "$size")" --no-switchover-ack
-		--engine-bw "$b" --knob chunk_size=8M --knob read_ahead=2 --knob crit_size=65536)
+		--engine-bw "$b" --knob chunk_size=8M --knob read_ahead=2 --knob crit_size=65536
+		"${timing[@]}")
 	case $var in
 	qemu10-v2) args+=(--engines 1 --knob v2_mode=single) ;;
 	qemu10-v2-multifd) args+=(--engines 1 --knob v2_mode=single --multifd 4) ;;

@@ -36,6 +36,81 @@ def reinit_ms(r):
     return None
 
 
+def phases(r):
+    """Where one run's downtime went, from its trace: {read_ms: source device stop
+    (STOP_COPY) to the end of its last save thread (QEMU 10 without multifd reads on
+    the migration thread, which has no such event: to the device's STOP), tail_ms: from there to the
+    destination device RUNNING, rate: MiB/s read in STOP_COPY over read_ms, stream_rates:
+    MiB/s of each v3 dirty stream over its own thread's life}; None without a trace."""
+    src, dst = r.get("src_trace") or [], r.get("dst_trace") or []
+    stop = [t for t, ev, a in src if ev == "vfio_migration_set_device_state" and
+            a.endswith("state STOP_COPY")]
+    ends = [t for t, ev, a in src if ev == "vfio_save_complete_precopy_thread_end"]
+    threaded = bool(ends)
+    ends = ends or [t for t, ev, a in src if ev == "vfio_migration_set_device_state" and
+                    a.endswith("state STOP")]
+    run = [t for t, ev, a in dst if ev == "vfio_migration_set_device_state" and
+           a.endswith("state RUNNING")]
+    if not (stop and ends and run):
+        return None
+    starts, rates, nbytes = {}, [], 0
+    for t, ev, a in src:
+        f = a.split()
+        if ev == "vfio_mstream_save_thread_start":
+            starts[f[f.index("stream") + 1]] = t
+        elif ev == "vfio_mstream_save_thread_end":
+            n, b = f[f.index("stream") + 1], int(f[f.index("bytes") + 1])
+            nbytes += b
+            if n != "0" and n in starts and t > starts[n]:
+                rates.append(b / (1 << 20) / (t - starts[n]))
+    # QEMU 10's save thread reports no bytes: all of the device's are read there
+    # (no precopy: the precopy stage carries the critical data only).
+    nbytes = nbytes or r.get("vfio_bytes") or 0
+    read = max(ends) - stop[0]
+    # The source stops its device after the destination has loaded: no tail then.
+    return {"read_ms": read * 1000,
+            "tail_ms": (max(run) - max(ends)) * 1000 if threaded else None,
+            "rate": nbytes / (1 << 20) / read if read > 0 else None,
+            "stream_rates": rates}
+
+
+def timing_table(o, recs):
+    """Per case and variant, medians over the good runs: where the downtime went, the
+    read rates, and how busy the machine's CPUs were."""
+    o("Where the downtime went (medians over the good runs; QEMU trace events): *read* is "
+      "from the source device's STOP_COPY to the end of its last save thread (to its STOP "
+      "where the migration thread reads), *tail* from "
+      "there to the destination device RUNNING; *MiB/s* is the device's bytes over *read*, "
+      "*per stream* the v3 dirty streams' own rates (min-max over streams and runs); "
+      "*CPU busy* is the share of the machine's CPU time in use during the migration, "
+      "*QEMU CPU s* the source's plus the destination's CPU seconds in it.")
+    o("")
+    o("| engine_bw | variant | read ms | tail ms | MiB/s | per stream MiB/s | CPU busy | "
+      "QEMU CPU s |")
+    o("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for bw in sorted({r.get("engine_bw") for r in recs if "engine_bw" in r}, reverse=True):
+        for v in ORDER:
+            at = [r for r in recs if r.get("variant") == v and r.get("engine_bw") == bw and
+                  good(r)]
+            ph = [p for p in map(phases, at) if p]
+            if not ph:
+                continue
+            sr = [x for p in ph for x in p["stream_rates"]]
+            busy = [r["cpu_busy"] for r in at if r.get("cpu_busy") is not None]
+            qcpu = [r["src_cpu_s"] + r["dst_cpu_s"] for r in at
+                    if r.get("src_cpu_s") is not None and r.get("dst_cpu_s") is not None]
+            tails = [p["tail_ms"] for p in ph if p["tail_ms"] is not None]
+            o("| %s | `%s` | %.0f | %s | %.0f | %s | %s | %s |" % (
+                "%s MiB/s" % bw if bw else "unlimited", v,
+                median([p["read_ms"] for p in ph]),
+                "%.0f" % median(tails) if tails else "-",
+                median([p["rate"] for p in ph if p["rate"]]),
+                "%.0f (%.0f-%.0f)" % (median(sr), min(sr), max(sr)) if sr else "-",
+                "%.0f%%" % (100 * median(busy)) if busy else "-",
+                "%.2f" % median(qcpu) if qcpu else "-"))
+    o("")
+
+
 def main():
     out = sys.argv[1]
     with open(os.path.join(out, "runs.jsonl")) as f:
@@ -77,6 +152,8 @@ def main():
                 o("- %s: `%s` / `%s` = %s%s" % (case, a, b, Comparison(dts[(bw, a)], dts[(bw, b)]),
                                                " (%s)" % why if why else ""))
     o("")
+    if any(phases(r) for r in recs):
+        timing_table(o, recs)
     o("REINIT 2 s into a held precopy, switchover-ack on: time from the REINIT to the "
       "switchover ACK of the new generation (switchover allowed again), patched QEMU:")
     o("")

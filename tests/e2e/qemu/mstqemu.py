@@ -13,7 +13,10 @@ The patched QEMU of userspace/qemu/ (scripts/build-qemu-v3) is selected per migr
 with qemu=qemu_v3() and migrates over v3 with streams=N (x-migration-streams=N on
 both sides, dst_streams=M for a mismatch); trace=[patterns] enables QEMU trace
 events on both sides (their lines, with timestamps, come back in src_trace and
-dst_trace).
+dst_trace).  Each result also says how busy this machine's CPUs were during the
+migration (cpu_busy, a share of all CPUs) and the CPU seconds each QEMU used then
+(src_cpu_s, dst_cpu_s): on a machine with few CPUs these, not the protocol, can be
+the limit of parallel readers.
 """
 
 import json
@@ -236,6 +239,15 @@ class Vm:
             res.append([int(tid)] + info)
         return res
 
+    def cpu_s(self):
+        """CPU seconds this QEMU has used so far (all threads, user and system)."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def running(self):
         return self.qmp.cmd("query-status").get("running", False)
 
@@ -305,6 +317,14 @@ def _setup(qmp, cfg, dst):
     qmp.cmd("migrate-set-parameters", **params)
 
 
+def _cpu_times():
+    """(busy, all) jiffies of every CPU of this machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        vals = [int(v) for v in f.readline().split()[1:]]
+    idle = vals[3] + vals[4]            # idle and iowait
+    return sum(vals) - idle, sum(vals)
+
+
 def _wait_source_state(uuids, state, deadline):
     while time.monotonic() < deadline:
         if any(knob_read(u, "mig_state") == state for u in uuids):
@@ -355,6 +375,9 @@ def migrate(**overrides):
             # Hold switchover back (no downtime is short enough) while the workload
             # dirties the device, then allow it.
             src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 1})
+        # What the migration costs the machine: whether its CPUs were the limit.
+        cpu0 = _cpu_times()
+        qemu_cpu0 = [vm.cpu_s() for vm in vms]
         t0 = time.monotonic()
         src.qmp.cmd("migrate", uri=sock)
         deadline = t0 + (cfg["timeout_s"] or STEP)
@@ -389,6 +412,13 @@ def migrate(**overrides):
                 break
             time.sleep(0.05)
         res["wall_s"] = time.monotonic() - t0
+        cpu1 = _cpu_times()
+        res["cpus"] = os.cpu_count()
+        res["cpu_busy"] = (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1])
+        for vm, before in zip(vms, qemu_cpu0):
+            after = vm.cpu_s()
+            if before is not None and after is not None:
+                res[vm.name + "_cpu_s"] = after - before
         if res["status"] not in ("completed", "failed", "cancelled"):
             # Stuck: where the threads of both QEMUs wait, for the report.
             res["stuck_stacks"] = {vm.name: vm.stacks() for vm in vms}
