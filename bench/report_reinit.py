@@ -25,8 +25,9 @@ def rb(ctx):
     state = rows[0]["state_bytes"]
     o("## Scenario RB: a REINIT in PRE_COPY with a dirty backlog B (the case that decides switchover)")
     o()
-    o("%s pattern-backed state, every engine limited to %s MiB/s, precopy on, no workload "
-      "dirtying. `mstbench reinit --precopy` writes the source's `reinit` knob once the "
+    dirty = int(ctx.params.get("rb_dirty_rate", 0))
+    o("%s pattern-backed state, every engine limited to %s MiB/s, precopy on, %s. "
+      "`mstbench reinit --precopy` writes the source's `reinit` knob once the "
       "source has delivered state - B bytes of its first pass, so that B bytes of dirty "
       "data are still queued, and runs the session with a dirty threshold of B less %s: "
       "the session would switch over with that backlog pending (a VMM whose downtime limit "
@@ -39,6 +40,8 @@ def rb(ctx):
       "the migration's downtime after it. B = 0 leaves only that margin; B = the state "
       "writes the REINIT right after precopy started." % (
           R.human_bytes(state), rows[0]["engine_bw_mib_s"],
+          "the workload dirtying %d pages/s (%s/s) all through precopy" % (
+              dirty, R.human_bytes(dirty * 4096)) if dirty else "no workload dirtying",
           R.human_bytes(int(ctx.params.get("rb_margin", 2 << 20)))))
     o()
     g = R.group(rows, lambda r: (r["variant"], r["backlog_frac"]))

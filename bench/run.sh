@@ -100,6 +100,7 @@ p_variants=${BENCH_P_VARIANTS:-v2-today v2-pool v2-mux4 v2-mux8 v2-muxhead4 v2-m
 rb_variants=${BENCH_RB_VARIANTS:-v2-today v2-pool v2-mux4 v2-muxhead4 v3-1 v3-4}
 rb_fracs=${BENCH_RB_FRACS:-0 0.25 0.5 0.75 1}	# backlog B as a share of the state
 rb_bw=${BENCH_RB_BW:-16}	# rb's engine rate when s1 did not run first (MiB/s)
+rb_dirty=${BENCH_RB_DIRTY:-}	# rb's workload, pages/s (default: a quarter of one engine's rate)
 pipe_reps=${BENCH_PIPE_REPS:-1}	# pipeline-bound runs per rotation of s1/s2
 s3_variants=${BENCH_S3_VARIANTS:-$variants_all}
 s3_pre_variants=${BENCH_S3_PRE_VARIANTS:-v2-today v2-mux4 v3-1 v3-4}
@@ -526,17 +527,22 @@ run_s3() {
 # backlog pending (as a VMM whose downtime limit allows it) and waits only for what
 # its protocol makes it wait for: v2 (mlx5 semantics) for initial_bytes, which the
 # REINIT re-arms to cover everything queued; v3 for the critical stream alone. The
-# margin keeps the session in PRE_COPY until the REINIT is written; B = 0 is a REINIT
-# with only the margin left, B = the state one right after precopy starts.
+# margin keeps the session in PRE_COPY until the REINIT is written (the threshold is at
+# least half of it); B = 0 is a REINIT with only the margin left, B = the state one
+# right after precopy starts.
 rb_margin=$((2 << 20))
 run_rb() {
-	local sz r k v f b at thr bw vars keys=() res rc kn hl0 hl1
+	local sz r k v f b at thr bw dirty vars keys=() res rc kn hl0 hl1
 	sz=$(to_bytes "$rb_size")
 	bw=${s1_bw:-$rb_bw}
 	supported $rb_variants
 	vars=("${ok_vars[@]}")
 	geometry 1 "$rb_size" pattern || die "geometry"
-	echo "rb_engine_bw=$bw rb_margin=$rb_margin" >>"$raw/params-run.txt"
+	# The workload dirties during precopy, as in the other precopy scenarios: a quarter
+	# of one engine's rate, so that precopy converges on every variant.
+	dirty=${rb_dirty:-$((bw * 256 / 4))}
+	knob "${src[0]}" dirty_rate "$dirty"
+	echo "rb_engine_bw=$bw rb_margin=$rb_margin rb_dirty_rate=$dirty" >>"$raw/params-run.txt"
 	for f in $rb_fracs; do
 		for v in "${vars[@]}"; do keys+=("$f:$v"); done
 	done
@@ -547,8 +553,10 @@ run_rb() {
 			at=$((sz - b))
 			((at < rb_margin)) && at=$rb_margin
 			((at > sz - rb_margin)) && at=$((sz - rb_margin))
+			# At least half the margin: with the workload dirtying, a pending count
+			# below that is not reached by convergence but by the pass limit.
 			thr=$((sz - at - rb_margin))
-			((thr < 1)) && thr=1
+			((thr < rb_margin / 2)) && thr=$((rb_margin / 2))
 			variant "$v"
 			setup_source 0 "$bw"
 			kn=$(knobs_json)
@@ -563,6 +571,7 @@ run_rb() {
 			log "rb rep $r B=$f $v: $(tail -n1 "$raw/rb.jsonl" | grep -o '"latency_ms":[-0-9.]*,"inject_after_stop_ms":[-0-9.]*')"
 		done
 	done
+	knob "${src[0]}" dirty_rate 0
 }
 
 # ---------------------------------------------------------------- s4
