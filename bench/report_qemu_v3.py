@@ -36,6 +36,17 @@ def reinit_ms(r):
     return None
 
 
+def rearm_bytes(r):
+    """What the re-arm after the REINIT waits for, from the trace: v2's initial_bytes
+    (PRECOPY_INFOv2) or v3's critical bytes pending; None without that event."""
+    for _, ev, args in r.get("src_trace") or []:
+        f = args.split()
+        if ev in ("vfio_precopy_info_v2_rearm", "vfio_mstream_rearm") and "gen" in f and \
+                f[f.index("gen") + 1] != "0":
+            return int(f[-1])
+    return None
+
+
 def phases(r):
     """Where one run's downtime went, from its trace: {read_ms: source device stop
     (STOP_COPY) to the end of its last save thread (QEMU 10 without multifd reads on
@@ -111,19 +122,11 @@ def timing_table(o, recs):
     o("")
 
 
-def main():
-    out = sys.argv[1]
-    with open(os.path.join(out, "runs.jsonl")) as f:
-        recs = [json.loads(line) for line in f if line.strip()]
-    lines = []
-    o = lines.append
-    o("# Patched QEMU 10.0.2 (v3) against QEMU 10.0.2 (v2), QEMU's downtime")
-    o("")
-    o("From bench/qemu-v3.sh: one device, QEMU switches over as soon as it may; "
-      "downtime is query-migrate's (source stop to completion, destination load "
-      "included with return-path).")
-    o("")
-    o(NOTE)
+def downtime_section(o, recs):
+    """The downtime runs: per case and variant, the comparisons, where the time went."""
+    o("Downtime: one device, QEMU switches over as soon as it may; downtime is "
+      "query-migrate's (source stop to completion, destination load included with "
+      "return-path).")
     o("")
     o("| engine_bw | variant | downtime ms, median (min-max) | runs ok |")
     o("| ---: | --- | ---: | ---: |")
@@ -154,6 +157,10 @@ def main():
     o("")
     if any(phases(r) for r in recs):
         timing_table(o, recs)
+
+
+def reinit_section(o, recs):
+    """The REINIT runs: time from the REINIT to the re-armed ACK, and what it waited for."""
     o("REINIT 2 s into a held precopy, switchover-ack on: time from the REINIT to the "
       "switchover ACK of the new generation (switchover allowed again), patched QEMU:")
     o("")
@@ -165,9 +172,11 @@ def main():
         ms = [reinit_ms(r) for r in rs if good(r)]
         ms = [m for m in ms if m is not None]
         rms[v] = ms
-        o("- `%s`: %s over %d/%d runs" % (
+        waits = [b for b in (rearm_bytes(r) for r in rs if good(r)) if b is not None]
+        o("- `%s`: %s over %d/%d runs%s" % (
             v, "median %.0f ms (%.0f-%.0f)" % (median(ms), min(ms), max(ms)) if ms else "-",
-            len(ms), len(rs)))
+            len(ms), len(rs), "; the re-arm waited for %s bytes (median)" % format(
+                int(median(waits)), ",") if waits else ""))
     o("")
     for b in REINIT_V2:
         if rms.get(REINIT_V3) and rms.get(b):
@@ -175,6 +184,24 @@ def main():
     o("")
     o("v2 rows use the series' patch 7 (x-migration-precopy-info-v2): QEMU 10.0.2 "
       "itself has neither PRECOPY_INFOv2 nor a re-armable switchover-ack.")
+
+
+def main():
+    out = sys.argv[1]
+    with open(os.path.join(out, "runs.jsonl")) as f:
+        recs = [json.loads(line) for line in f if line.strip()]
+    lines = []
+    o = lines.append
+    o("# Patched QEMU 10.0.2 (v3) against QEMU 10.0.2 (v2)")
+    o("")
+    o("From bench/qemu-v3.sh (runs.jsonl next to this file).")
+    o("")
+    o(NOTE)
+    o("")
+    if any(r.get("variant") in ORDER for r in recs):
+        downtime_section(o, recs)
+    if any(r.get("variant") in [REINIT_V3] + REINIT_V2 for r in recs):
+        reinit_section(o, recs)
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

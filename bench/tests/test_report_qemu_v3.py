@@ -61,5 +61,21 @@ class Phases(unittest.TestCase):
         self.assertIsNone(report_qemu_v3.phases(r))
 
 
+class RearmBytes(unittest.TestCase):
+    def test_first_rearm_after_the_reinit(self):
+        r = {"src_trace": [
+            (1.0, "vfio_precopy_info_v2_rearm", "(a) gen 0 initial_bytes 5"),
+            (2.0, "vfio_precopy_info_v2_rearm", "(a) gen 1 initial_bytes 16777216"),
+            (3.0, "vfio_precopy_info_v2_rearm", "(a) gen 2 initial_bytes 7")]}
+        self.assertEqual(report_qemu_v3.rearm_bytes(r), 16777216)
+
+    def test_v3_critical_bytes(self):
+        r = {"src_trace": [(1.0, "vfio_mstream_rearm", "(a) gen 1 critical bytes pending 65536")]}
+        self.assertEqual(report_qemu_v3.rearm_bytes(r), 65536)
+
+    def test_none_without_the_event(self):
+        self.assertIsNone(report_qemu_v3.rearm_bytes({"src_trace": []}))
+
+
 if __name__ == "__main__":
     sys.exit(tap_main(sys.modules[__name__], "report_qemu_v3"))
