@@ -320,8 +320,9 @@ def _setup(qmp, cfg, dst):
 def _cpu_times():
     """(busy, all) jiffies of every CPU of this machine, from /proc/stat."""
     with open("/proc/stat") as f:
-        vals = [int(v) for v in f.readline().split()[1:]]
-    idle = vals[3] + vals[4]            # idle and iowait
+        # user nice system idle iowait irq softirq steal; guest time is in user
+        vals = [int(v) for v in f.readline().split()[1:9]]
+    idle = vals[3] + vals[4]
     return sum(vals) - idle, sum(vals)
 
 
