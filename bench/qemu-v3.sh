@@ -78,9 +78,12 @@ done
 
 # REINIT 2 s into a held precopy (5 s), switchover-ack on, the workload dirtying,
 # device-bound engines: v3-4, and the patched QEMU's v2 with the PRECOPY_INFOv2 opt-in
-# on the single and on the mux-4 device (x-migration-precopy-info-v2, patch 7).
+# (x-migration-precopy-info-v2, patch 7) on the single, the mux-4 and the mux-head-4
+# device.  The trace also says what each re-arm waits for: v3's critical bytes
+# pending, v2's initial_bytes.
 trace=(--trace migration_rearm_switchover_ack --trace source_return_path_thread_switchover_acked
-       --trace vfio_migration_set_device_state)
+       --trace vfio_migration_set_device_state --trace vfio_mstream_rearm
+       --trace vfio_precopy_info_v2_rearm)
 for ((r = 1; r <= reinit_reps; r++)); do
 	for v in $reinit_variants; do
 		case $v in
