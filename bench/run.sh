@@ -101,6 +101,9 @@ rb_variants=${BENCH_RB_VARIANTS:-v2-today v2-pool v2-mux4 v2-muxhead4 v3-1 v3-4}
 rb_fracs=${BENCH_RB_FRACS:-0 0.25 0.5 0.75 1}	# backlog B as a share of the state
 rb_bw=${BENCH_RB_BW:-16}	# rb's engine rate when s1 did not run first (MiB/s)
 rb_dirty=${BENCH_RB_DIRTY:-}	# rb's workload, pages/s (default: a quarter of one engine's rate)
+# s1's engine rate (MiB/s) for s1p, s2p, rb and s3 when s1 does not run in this bench:
+# the rate of an earlier full run, so that a partial run repeats its precopy scenarios.
+s1_bw=${BENCH_S1_BW:-}
 pipe_reps=${BENCH_PIPE_REPS:-1}	# pipeline-bound runs per rotation of s1/s2
 s3_variants=${BENCH_S3_VARIANTS:-$variants_all}
 s3_pre_variants=${BENCH_S3_PRE_VARIANTS:-v2-today v2-mux4 v3-1 v3-4}
@@ -691,7 +694,9 @@ for sc in $scenarios; do
 		run_s12 s1 "$s1_bw" "$s1_variants"
 		;;
 	s2p | s1p)
-		[ -n "${s1_bw:-}" ] || die "$sc needs s1's engine rate: run s2 and s1 first"
+		[ -n "${s1_bw:-}" ] || die "$sc needs s1's engine rate: run s2 and s1 first, or set BENCH_S1_BW"
+		grep -q 's1_engine_bw=' "$raw/params-run.txt" 2>/dev/null ||
+			echo "s1_engine_bw=$s1_bw (BENCH_S1_BW)" >>"$raw/params-run.txt"
 		# a quarter of one engine's rate, in 4 KiB pages/s: every variant converges
 		p_dirty=$((s1_bw * 256 / 4))
 		echo "${sc}_dirty_rate=$p_dirty" >>"$raw/params-run.txt"
