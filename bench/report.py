@@ -275,10 +275,13 @@ def s12(ctx, sc):
     o()
     o("%s memory-backed state; engine_bw %s%s%s" % (
         R.human_bytes(state),
-        "%s MiB/s per engine (floor(pipeline bandwidth / 2 / 4) from scenario 2's best median "
-        "throughput of %s MiB/s: 4 engines x rate <= half of what the pipeline moves, so v3-4 "
-        "and the 4-engine single FDs are device-bound; with 8 engines the device rate reaches "
-        "the whole pipeline bandwidth)" % (ebw, ctx.params.get("s1_pipeline_mib_s", "?"))
+        ("%s MiB/s per engine (floor(pipeline bandwidth / 2 / 4) from scenario 2's best "
+         "median throughput of %s MiB/s: 4 engines x rate <= half of what the pipeline "
+         "moves, so v3-4 and the 4-engine single FDs are device-bound; with 8 engines the "
+         "device rate reaches the whole pipeline bandwidth)" % (
+             ebw, ctx.params["s1_pipeline_mib_s"]) if "s1_pipeline_mib_s" in ctx.params else
+         "%s MiB/s per engine (BENCH_S1_BW: the rate of an earlier full run's scenario 1; "
+         "scenario 1 did not run in this one)" % ebw)
         if ebw else "0 (unlimited: CPU and memory bound, 2 vCPUs)",
         "; precopy on: the workload dirties %s pages of 4 KiB per second (a quarter of one "
         "engine's rate) while the device runs, and the session switches over once at most "

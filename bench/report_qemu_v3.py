@@ -36,6 +36,17 @@ def reinit_ms(r):
     return None
 
 
+def rearm_ms(r):
+    """ms from the REINIT to the source's re-arm of switchover-ack (generation 1): how
+    long QEMU took to see the REINIT; the rest of reinit_ms() is the new critical data's
+    way to the destination and the ACK's way back."""
+    t0 = r.get("reinit_time")
+    for t, ev, args in r.get("src_trace") or []:
+        if ev == "migration_rearm_switchover_ack" and "gen=1" in args:
+            return (t - t0) * 1000 if t0 else None
+    return None
+
+
 def rearm_bytes(r):
     """What the re-arm after the REINIT waits for, from the trace: v2's initial_bytes
     (PRECOPY_INFOv2) or v3's critical bytes pending; None without that event."""
@@ -49,20 +60,19 @@ def rearm_bytes(r):
 
 def phases(r):
     """Where one run's downtime went, from its trace: {read_ms: source device stop
-    (STOP_COPY) to the end of its last save thread (QEMU 10 without multifd reads on
-    the migration thread, which has no such event: to the device's STOP), tail_ms: from there to the
-    destination device RUNNING, rate: MiB/s read in STOP_COPY over read_ms, stream_rates:
-    MiB/s of each v3 dirty stream over its own thread's life}; None without a trace."""
+    (STOP_COPY) to the end of its last save thread, tail_ms: from there to the
+    destination device RUNNING, rate: MiB/s read in STOP_COPY over read_ms,
+    stream_rates: MiB/s of each v3 dirty stream over its own thread's life}; all None
+    where the migration thread reads (QEMU 10 without multifd: no event ends its read);
+    None without a trace."""
     src, dst = r.get("src_trace") or [], r.get("dst_trace") or []
     stop = [t for t, ev, a in src if ev == "vfio_migration_set_device_state" and
             a.endswith("state STOP_COPY")]
     ends = [t for t, ev, a in src if ev == "vfio_save_complete_precopy_thread_end"]
     threaded = bool(ends)
-    ends = ends or [t for t, ev, a in src if ev == "vfio_migration_set_device_state" and
-                    a.endswith("state STOP")]
     run = [t for t, ev, a in dst if ev == "vfio_migration_set_device_state" and
            a.endswith("state RUNNING")]
-    if not (stop and ends and run):
+    if not (stop and run):
         return None
     starts, rates, nbytes = {}, [], 0
     for t, ev, a in src:
@@ -77,10 +87,12 @@ def phases(r):
     # QEMU 10's save thread reports no bytes: all of the device's are read there
     # (no precopy: the precopy stage carries the critical data only).
     nbytes = nbytes or r.get("vfio_bytes") or 0
-    read = max(ends) - stop[0]
-    # The source stops its device after the destination has loaded: no tail then.
-    return {"read_ms": read * 1000,
-            "tail_ms": (max(run) - max(ends)) * 1000 if threaded else None,
+    read = max(ends) - stop[0] if threaded else 0
+    if not threaded:
+        # The source stops its device after the destination has loaded and the return
+        # path has answered: that span is the downtime, not a read.
+        return {"read_ms": None, "tail_ms": None, "rate": None, "stream_rates": []}
+    return {"read_ms": read * 1000, "tail_ms": (max(run) - max(ends)) * 1000,
             "rate": nbytes / (1 << 20) / read if read > 0 else None,
             "stream_rates": rates}
 
@@ -89,12 +101,13 @@ def timing_table(o, recs):
     """Per case and variant, medians over the good runs: where the downtime went, the
     read rates, and how busy the machine's CPUs were."""
     o("Where the downtime went (medians over the good runs; QEMU trace events): *read* is "
-      "from the source device's STOP_COPY to the end of its last save thread (to its STOP "
-      "where the migration thread reads), *tail* from "
+      "from the source device's STOP_COPY to the end of its last save thread (none where "
+      "the migration thread reads: `-`), *tail* from "
       "there to the destination device RUNNING; *MiB/s* is the device's bytes over *read*, "
       "*per stream* the v3 dirty streams' own rates (min-max over streams and runs); "
-      "*CPU busy* is the share of the machine's CPU time in use during the migration, "
-      "*QEMU CPU s* the source's plus the destination's CPU seconds in it.")
+      "*CPU busy* is the share of the machine's CPU time in use from the migrate command "
+      "to completion (setup and the short precopy included, steal not counted), "
+      "*QEMU CPU s* the source's plus the destination's CPU seconds in that span.")
     o("")
     o("| engine_bw | variant | read ms | tail ms | MiB/s | per stream MiB/s | CPU busy | "
       "QEMU CPU s |")
@@ -110,12 +123,12 @@ def timing_table(o, recs):
             busy = [r["cpu_busy"] for r in at if r.get("cpu_busy") is not None]
             qcpu = [r["src_cpu_s"] + r["dst_cpu_s"] for r in at
                     if r.get("src_cpu_s") is not None and r.get("dst_cpu_s") is not None]
-            tails = [p["tail_ms"] for p in ph if p["tail_ms"] is not None]
-            o("| %s | `%s` | %.0f | %s | %.0f | %s | %s | %s |" % (
+            cell = {k: [p[k] for p in ph if p[k] is not None]
+                    for k in ("read_ms", "tail_ms", "rate")}
+            o("| %s | `%s` | %s | %s | %s | %s | %s | %s |" % (
                 "%s MiB/s" % bw if bw else "unlimited", v,
-                median([p["read_ms"] for p in ph]),
-                "%.0f" % median(tails) if tails else "-",
-                median([p["rate"] for p in ph if p["rate"]]),
+                *("%.0f" % median(cell[k]) if cell[k] else "-"
+                  for k in ("read_ms", "tail_ms", "rate")),
                 "%.0f (%.0f-%.0f)" % (median(sr), min(sr), max(sr)) if sr else "-",
                 "%.0f%%" % (100 * median(busy)) if busy else "-",
                 "%.2f" % median(qcpu) if qcpu else "-"))
@@ -172,11 +185,16 @@ def reinit_section(o, recs):
         ms = [reinit_ms(r) for r in rs if good(r)]
         ms = [m for m in ms if m is not None]
         rms[v] = ms
+        seen = [m for m in (rearm_ms(r) for r in rs if good(r)) if m is not None]
         waits = [b for b in (rearm_bytes(r) for r in rs if good(r)) if b is not None]
-        o("- `%s`: %s over %d/%d runs%s" % (
+        o("- `%s`: %s over %d/%d runs%s%s" % (
             v, "median %.0f ms (%.0f-%.0f)" % (median(ms), min(ms), max(ms)) if ms else "-",
-            len(ms), len(rs), "; the re-arm waited for %s bytes (median)" % format(
-                int(median(waits)), ",") if waits else ""))
+            len(ms), len(rs),
+            "; QEMU re-armed %.0f ms (%.0f-%.0f) after the REINIT" % (
+                median(seen), min(seen), max(seen)) if seen else "",
+            "; the re-arm waited for %s bytes (%s-%s)" % tuple(
+                format(int(x), ",") for x in (median(waits), min(waits), max(waits)))
+            if waits else ""))
     o("")
     for b in REINIT_V2:
         if rms.get(REINIT_V3) and rms.get(b):

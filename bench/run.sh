@@ -102,8 +102,10 @@ rb_fracs=${BENCH_RB_FRACS:-0 0.25 0.5 0.75 1}	# backlog B as a share of the stat
 rb_bw=${BENCH_RB_BW:-16}	# rb's engine rate when s1 did not run first (MiB/s)
 rb_dirty=${BENCH_RB_DIRTY:-}	# rb's workload, pages/s (default: a quarter of one engine's rate)
 # s1's engine rate (MiB/s) for s1p, s2p, rb and s3 when s1 does not run in this bench:
-# the rate of an earlier full run, so that a partial run repeats its precopy scenarios.
+# the rate of an earlier full run, so that a partial run repeats its precopy scenarios
+# (rb then runs at this rate, not BENCH_RB_BW; when s1 runs, its own rate wins).
 s1_bw=${BENCH_S1_BW:-}
+[[ $s1_bw =~ ^[0-9]*$ ]] || { echo "run.sh: BENCH_S1_BW takes whole MiB/s" >&2; exit 1; }
 pipe_reps=${BENCH_PIPE_REPS:-1}	# pipeline-bound runs per rotation of s1/s2
 s3_variants=${BENCH_S3_VARIANTS:-$variants_all}
 s3_pre_variants=${BENCH_S3_PRE_VARIANTS:-v2-today v2-mux4 v3-1 v3-4}
@@ -544,7 +546,7 @@ run_rb() {
 	# The workload dirties during precopy, as in the other precopy scenarios: a quarter
 	# of one engine's rate, so that precopy converges on every variant.
 	dirty=${rb_dirty:-$((bw * 256 / 4))}
-	knob "${src[0]}" dirty_rate "$dirty"
+	knob "${src[0]}" dirty_rate "$dirty" || die "rb: the workload cannot be set"
 	echo "rb_engine_bw=$bw rb_margin=$rb_margin rb_dirty_rate=$dirty" >>"$raw/params-run.txt"
 	for f in $rb_fracs; do
 		for v in "${vars[@]}"; do keys+=("$f:$v"); done

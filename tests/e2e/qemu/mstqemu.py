@@ -320,10 +320,10 @@ def _setup(qmp, cfg, dst):
 def _cpu_times():
     """(busy, all) jiffies of every CPU of this machine, from /proc/stat."""
     with open("/proc/stat") as f:
-        # user nice system idle iowait irq softirq steal; guest time is in user
+        # user nice system idle iowait irq softirq steal; guest time is in user.
         vals = [int(v) for v in f.readline().split()[1:9]]
-    idle = vals[3] + vals[4]
-    return sum(vals) - idle, sum(vals)
+    busy = vals[0] + vals[1] + vals[2] + vals[5] + vals[6]  # steal is another's
+    return busy, sum(vals)
 
 
 def _wait_source_state(uuids, state, deadline):
