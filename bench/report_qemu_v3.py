@@ -27,24 +27,25 @@ def good(r):
             r.get("dst_sums") == r.get("src_sums"))
 
 
-def reinit_ms(r):
-    """ms from the REINIT to the switchover ACK of generation 1, from the trace."""
+def ms_after_reinit(r, event):
+    """ms from the REINIT to the source's first trace @event of generation 1."""
     t0 = r.get("reinit_time")
     for t, ev, args in r.get("src_trace") or []:
-        if ev == "source_return_path_thread_switchover_acked" and "gen=1" in args:
+        if ev == event and "gen=1" in args:
             return (t - t0) * 1000 if t0 else None
     return None
+
+
+def reinit_ms(r):
+    """ms from the REINIT to the switchover ACK of generation 1: switchover allowed."""
+    return ms_after_reinit(r, "source_return_path_thread_switchover_acked")
 
 
 def rearm_ms(r):
-    """ms from the REINIT to the source's re-arm of switchover-ack (generation 1): how
-    long QEMU took to see the REINIT; the rest of reinit_ms() is the new critical data's
-    way to the destination and the ACK's way back."""
-    t0 = r.get("reinit_time")
-    for t, ev, args in r.get("src_trace") or []:
-        if ev == "migration_rearm_switchover_ack" and "gen=1" in args:
-            return (t - t0) * 1000 if t0 else None
-    return None
+    """ms from the REINIT to the source's re-arm of switchover-ack: how long QEMU took
+    to see the REINIT; the rest of reinit_ms() is the new critical data's way to the
+    destination and the ACK's way back."""
+    return ms_after_reinit(r, "migration_rearm_switchover_ack")
 
 
 def rearm_bytes(r):
