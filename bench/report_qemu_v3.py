@@ -70,11 +70,14 @@ def phases(r):
     stop = [t for t, ev, a in src if ev == "vfio_migration_set_device_state" and
             a.endswith("state STOP_COPY")]
     ends = [t for t, ev, a in src if ev == "vfio_save_complete_precopy_thread_end"]
-    threaded = bool(ends)
     run = [t for t, ev, a in dst if ev == "vfio_migration_set_device_state" and
            a.endswith("state RUNNING")]
     if not (stop and run):
         return None
+    if not ends:
+        # The source stops its device after the destination has loaded and the return
+        # path has answered: that span is the downtime, not a read.
+        return {"read_ms": None, "tail_ms": None, "rate": None, "stream_rates": []}
     starts, rates, nbytes = {}, [], 0
     for t, ev, a in src:
         f = a.split()
@@ -88,11 +91,7 @@ def phases(r):
     # QEMU 10's save thread reports no bytes: all of the device's are read there
     # (no precopy: the precopy stage carries the critical data only).
     nbytes = nbytes or r.get("vfio_bytes") or 0
-    read = max(ends) - stop[0] if threaded else 0
-    if not threaded:
-        # The source stops its device after the destination has loaded and the return
-        # path has answered: that span is the downtime, not a read.
-        return {"read_ms": None, "tail_ms": None, "rate": None, "stream_rates": []}
+    read = max(ends) - stop[0]
     return {"read_ms": read * 1000, "tail_ms": (max(run) - max(ends)) * 1000,
             "rate": nbytes / (1 << 20) / read if read > 0 else None,
             "stream_rates": rates}

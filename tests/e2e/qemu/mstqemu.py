@@ -414,7 +414,6 @@ def migrate(**overrides):
             time.sleep(0.05)
         res["wall_s"] = time.monotonic() - t0
         cpu1 = _cpu_times()
-        res["cpus"] = os.cpu_count()
         res["cpu_busy"] = (cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1])
         for vm, before in zip(vms, qemu_cpu0):
             after = vm.cpu_s()
