@@ -87,7 +87,9 @@ else
 	s5_variants=${BENCH_S5_VARIANTS:-v3-8 v2-mux8}
 	s5_v2_reps=${BENCH_S5_V2_REPS:-5}
 	sq_size=${BENCH_SQ_SIZE:-128M}
-	rb_size=${BENCH_RB_SIZE:-128M}
+	# rb's 300 migrations take 15 min at 32M; at 128M, about four times as long, the
+	# whole bench would no longer fit in its timeout
+	rb_size=${BENCH_RB_SIZE:-32M}
 	perf=${BENCH_PERF:-1}
 fi
 scenarios=${BENCH_SCENARIOS:-cal s2 s1 s2p s1p s2i rb s3 s4 s5 sq}
