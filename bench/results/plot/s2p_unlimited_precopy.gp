@@ -1,6 +1,6 @@
 set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
 set output 's2p_unlimited_precopy.png'
-set title "Scenario 2p: one device, no engine limit, precopy on (main): downtime vs N\nmedian of 5 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.6-2.1"
+set title "Scenario 2p: one device, no engine limit, precopy on (main): downtime vs N\nmedian of 10 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.3-2.3"
 set xlabel "N: dirty FDs (v3) or engines (v2 mux)"
 set ylabel "downtime (s)"
 set grid

@@ -1,6 +1,6 @@
 set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
 set output 's3_stopcopy_bound.png'
-set title "Scenario 3: critical-data latency, REINIT in STOP_COPY, engines limited\nmedian of 5 runs per bar; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.6-2.1"
+set title "Scenario 3: critical-data latency, REINIT in STOP_COPY, engines limited\nmedian of 10 runs per bar; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.3-2.3"
 set ylabel "latency (ms, log)"
 set style data histograms
 set style histogram clustered

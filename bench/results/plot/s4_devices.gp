@@ -1,6 +1,6 @@
 set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
 set output 's4_devices.png'
-set title "Scenario 4: downtime vs devices (8 MiB per device, engine_bw 2 MiB/s)\nmedian of 5 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.6-2.1"
+set title "Scenario 4: downtime vs devices (8 MiB per device, engine_bw 2 MiB/s)\nmedian of 10 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.3-2.3"
 set xlabel "devices migrated"
 set ylabel "downtime (s)"
 set grid

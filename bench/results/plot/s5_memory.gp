@@ -1,6 +1,6 @@
 set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
 set output 's5_memory.png'
-set title "Scenario 5: memory while migrating 8 GiB\nlargest of 3 runs per bar; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.6-2.1"
+set title "Scenario 5: memory while migrating 8 GiB\nlargest of 5 runs per bar; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.3-2.3"
 set ylabel "largest value over the runs (MiB)"
 set style data histograms
 set style histogram clustered

@@ -1,6 +1,6 @@
 set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
 set output 'rb_downtime.png'
-set title "Scenario RB: downtime of the migration that follows vs the dirty backlog B\nmedian of 10 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.7-1.7"
+set title "Scenario RB: downtime of the migration that follows vs the dirty backlog B\nmedian of 10 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.3-2.3"
 set xlabel "dirty backlog B queued at the REINIT (MiB)"
 set ylabel "downtime of the migration that follows (ms, log)"
 set grid

@@ -1,6 +1,6 @@
 set terminal pngcairo noenhanced size 1000,600 font 'sans,10'
 set output 'rb_switchover.png'
-set title "Scenario RB: time from the REINIT to switchover vs the dirty backlog B\nmedian of 10 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.7-1.7"
+set title "Scenario RB: time from the REINIT to switchover vs the dirty backlog B\nmedian of 10 runs per point, bars min-max; TCG guest, 2 vCPUs, on AMD EPYC, 2 cores (shared host); host load 0.3-2.3"
 set xlabel "dirty backlog B queued at the REINIT (MiB)"
 set ylabel "time from the REINIT to switchover (ms, log)"
 set grid
