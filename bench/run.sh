@@ -75,7 +75,6 @@ if [ -n "$quick" ]; then
 	s5_variants=${BENCH_S5_VARIANTS:-v3-8}
 	s5_v2_reps=${BENCH_S5_V2_REPS:-0}
 	sq_size=${BENCH_SQ_SIZE:-16M}
-	rb_size=${BENCH_RB_SIZE:-32M}
 	perf=${BENCH_PERF:-0}
 else
 	reps=${BENCH_REPS:-10}	# 5 left the key intervals wide (issue 16)
@@ -87,11 +86,11 @@ else
 	s5_variants=${BENCH_S5_VARIANTS:-v3-8 v2-mux8}
 	s5_v2_reps=${BENCH_S5_V2_REPS:-5}
 	sq_size=${BENCH_SQ_SIZE:-128M}
-	# rb's 300 migrations take 15 min at 32M; at 128M, about four times as long, the
-	# whole bench would no longer fit in its timeout
-	rb_size=${BENCH_RB_SIZE:-32M}
 	perf=${BENCH_PERF:-1}
 fi
+# rb's 300 migrations (full run) take 15 min at 32M; at 128M, about four times as long,
+# the whole bench would no longer fit in its timeout
+rb_size=${BENCH_RB_SIZE:-32M}
 scenarios=${BENCH_SCENARIOS:-cal s2 s1 s2p s1p s2i rb s3 s4 s5 sq}
 sq_bw=${BENCH_SQ_BW:-32}	# sq's device-bound case: MiB/s per engine
 sq_variants=${BENCH_SQ_VARIANTS:-qemu10-v2 qemu10-v2-multifd qemu10-v2-mux4-multifd v2-today v2-mux4 v3-4}
