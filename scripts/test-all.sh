@@ -7,7 +7,8 @@
 #                patched QEMU of userspace/qemu/ (scripts/build-qemu-v3, cached too)
 #   1 host-unit  make -C userspace check (when userspace/Makefile has that target)
 #   1b bench-unit make -C bench check: the benchmark report's statistics
-#   1c docs      the RFC's numbers name existing results files (docs/check-sources.py),
+#   1c e2e-unit  make -C tests/e2e check: the rules the guest tests judge QEMU's traces by
+#   1d docs      the RFC's numbers name existing results files (docs/check-sources.py),
 #                and docs/rfc.md's generated parts are current (docs/gen-results.sh)
 #   2 kunit      make kunit (when scripts/kunit.sh exists)
 #   3 runner     tests/runner/run.sh, the guest runner's self-tests
@@ -107,7 +108,8 @@ else
 	skip 1b bench-unit "bench/Makefile does not exist"
 fi
 
-part 1c docs docs_check || true
+part 1c e2e-unit $make -C tests/e2e check || true
+part 1d docs docs_check || true
 
 if [ -f scripts/kunit.sh ]; then
 	part 2 kunit $make kunit || true

@@ -19,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "qemu"))
 import mstqemu  # noqa: E402
+from reinit_order import reinit_order  # noqa: E402
 from taplib import figures, plan, status, tap  # noqa: E402
 
 
@@ -55,36 +56,6 @@ REINIT_TRACE = ["vfio_mstream_rearm", "vfio_load_state_rearm",
                 "loadvm_rearm_switchover", "source_return_path_thread_switchover_acked",
                 "migration_rearm_switchover_ack", "vfio_migration_set_device_state",
                 "vfio_mstream_save_thread_end"]
-
-
-def index(events, name, pred=lambda args: True, start=0):
-    for i in range(start, len(events)):
-        if events[i][1] == name and pred(events[i][2]):
-            return i
-    return None
-
-
-def reinit_order(res):
-    """(good, detail, ms from the REINIT to the switchover ACK that follows it)."""
-    src, dst = res.get("src_trace") or [], res.get("dst_trace") or []
-    rearm = index(src, "migration_rearm_switchover_ack", lambda a: "gen=1" in a)
-    if rearm is None:
-        return False, "no re-arm on the source", None
-    ack = index(src, "source_return_path_thread_switchover_acked",
-                lambda a: "gen=1" in a, rearm)
-    stop = index(src, "vfio_migration_set_device_state", lambda a: "STOP_COPY" in a)
-    if ack is None or stop is None or not rearm < ack < stop:
-        return False, "source order: re-arm %s, ack gen 1 %s, STOP_COPY %s" % (
-            rearm, ack, stop), None
-    d_rearm = index(dst, "vfio_load_state_rearm")
-    d_data = d_rearm is not None and index(
-        dst, "vfio_load_state_device_data", lambda a: " size 0 " not in a, d_rearm)
-    d_ok = d_data is not None and d_data is not False and index(
-        dst, "loadvm_approve_switchover", lambda a: "num=0" in a, d_data)
-    if d_ok is None or d_ok is False:
-        return False, "destination: re-arm %s, critical data %s, approval %s" % (
-            d_rearm, d_data, d_ok), None
-    return True, "", (src[ack][0] - res["reinit_time"]) * 1000
 
 
 def main():
