@@ -471,8 +471,9 @@ static int kmsg_count(int fd, const char *needle)
  * the reach of fail-nth): its stream's reader gets the errno, and so, in v3,
  * does the critical FD's reader, which would otherwise wait for an END that
  * cannot come; the other dirty streams end normally. In v3 each dirty stream
- * has its own engine, so as many dirty streams fail as failures were forced. The source then goes back
- * to RUNNING with its state intact, and the same instances still migrate.
+ * has its own engine, so as many dirty streams fail as failures were forced.
+ * The source then goes back to RUNNING with its state intact, and the same
+ * instances still migrate.
  */
 TEST_F_TIMEOUT(fault, engine_failure_reaches_the_readers, 120)
 {
