@@ -22,9 +22,11 @@ def reinit_order(res):
     """
     src, dst = res.get("src_trace") or [], res.get("dst_trace") or []
     t_reinit = res.get("reinit_time")
+    if t_reinit is None:
+        return False, "no REINIT time in the result", None
     rearm = index(src, "migration_rearm_switchover_ack", lambda a: "gen=1" in a)
-    if t_reinit is None or rearm is None:
-        return False, "REINIT at %s, no re-arm on the source" % t_reinit, None
+    if rearm is None:
+        return False, "no re-arm on the source", None
     ack = index(src, "source_return_path_thread_switchover_acked",
                 lambda a: "gen=1" in a, rearm)
     stop = index(src, "vfio_migration_set_device_state", lambda a: "STOP_COPY" in a)
@@ -32,15 +34,14 @@ def reinit_order(res):
         return False, "source order: re-arm %s, ack gen 1 %s, STOP_COPY %s" % (
             rearm, ack, stop), None
     d_rearm = index(dst, "vfio_load_state_rearm")
-    d_ok = d_rearm is not None and index(
+    d_ok = None if d_rearm is None else index(
         dst, "loadvm_approve_switchover", lambda a: "num=0" in a, d_rearm)
-    if d_ok is None or d_ok is False:
+    if d_ok is None:
         return False, "destination: re-arm %s, approval after it %s" % (
             d_rearm, d_ok), None
-    loaded = [i for i, (t, name, args) in enumerate(dst[:d_ok])
-              if name == "vfio_load_state_device_data" and t > t_reinit and
-              " size 0 " not in args and args.endswith(" ret 0")]
-    if not loaded:
+    if not any(name == "vfio_load_state_device_data" and t > t_reinit and
+               " size 0 " not in args and args.endswith(" ret 0")
+               for t, name, args in dst[:d_ok]):
         return False, "destination: re-arm %s, approval %s, no critical data loaded" \
             " between the REINIT and the approval" % (d_rearm, d_ok), None
     return True, "", (src[ack][0] - t_reinit) * 1000
